@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Build-time geometry of the heap.  Every size is given as a SHIFT/SIZE/MASK
+ * triplet; the invariants between them are checked at compile time.
+ *
+ * Run-time tunables (HAKMEM_* environment variables) live in mm/options.c.
+ */
+#ifndef _HAKMEM_CONFIG_H
+#define _HAKMEM_CONFIG_H
+
+/* Base pages: the unit of slabs and of large objects. */
+#define HM_PAGE_SHIFT		12
+#define HM_PAGE_SIZE		(1UL << HM_PAGE_SHIFT)
+#define HM_PAGE_MASK		(HM_PAGE_SIZE - 1)
+
+/* Superslab: the unit taken from the OS, one 2 MiB huge page. */
+#define HM_SS_SHIFT		21
+#define HM_SS_SIZE		(1UL << HM_SS_SHIFT)
+#define HM_SS_MASK		(HM_SS_SIZE - 1)
+#define HM_SS_PAGES		(HM_SS_SIZE >> HM_PAGE_SHIFT)	/* 512 */
+
+/*
+ * Node region: the virtual range reserved (PROT_NONE, nothing committed) per
+ * NUMA node at start-up.  Superslabs and huge objects of that node are carved
+ * from it, so "is this ours" and "which node" are subtractions and shifts.
+ * The default is 1 TiB per node; HAKMEM_REGION_GB can lower it and start-up
+ * halves it while the reservation fails (e.g. under a ulimit -v).
+ */
+#define HM_REGION_SHIFT_MAX	40
+#define HM_REGION_SHIFT_MIN	30
+#define HM_MAX_NODES		64
+#define HM_MAX_CPUS		4096
+
+/*
+ * Size classes: 16-byte steps to 128 bytes, then four classes per doubling
+ * up to HM_SMALL_MAX.  See mm/sizeclass.c and Documentation/size-classes.rst.
+ */
+#define HM_ALIGN		16
+#define HM_NCLASS		40
+#define HM_SMALL_MAX		32768UL
+#define HM_SLAB_MIN_OBJECTS	8
+#define HM_SLAB_MAX_PAGES	64
+
+/*
+ * Large objects: runs of base pages inside a superslab, above HM_SMALL_MAX
+ * and up to HM_LARGE_MAX.  Larger requests are huge objects: spans of whole
+ * 2 MiB chunks of the node region with their own mapping.
+ */
+#define HM_LARGE_MAX		(1UL << 20)
+#define HM_LARGE_MAX_PAGES	(HM_LARGE_MAX >> HM_PAGE_SHIFT)	/* 256 */
+
+/* Per-CPU cache: at most this many objects and about this many bytes per class. */
+#define HM_PCPU_MAX_OBJECTS	64
+#define HM_PCPU_MIN_OBJECTS	4
+#define HM_PCPU_CLASS_BYTES	(128UL << 10)
+
+/* Bootstrap arena: serves allocations made while hakmem initialises itself. */
+#define HM_BOOT_ARENA_SIZE	(256UL << 10)
+
+#ifndef __ASSEMBLER__
+_Static_assert(HM_SS_PAGES == 512, "page maps are sized for 512 pages");
+_Static_assert(HM_LARGE_MAX_PAGES <= 256, "page_delta is one byte");
+_Static_assert(HM_SLAB_MAX_PAGES <= 256, "page_delta is one byte");
+_Static_assert((HM_SMALL_MAX & HM_PAGE_MASK) == 0, "small max is page aligned");
+#endif
+
+#endif /* _HAKMEM_CONFIG_H */

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interfaces between the files of mm/.  Nothing here is exported from
+ * libhakmem.so; the public API is include/hakmem.h.
+ */
+#ifndef _HAKMEM_INTERNAL_H
+#define _HAKMEM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "hakmem/compiler.h"
+#include "hakmem/config.h"
+#include "hakmem/types.h"
+#include "hakmem/lock.h"
+#include "hakmem/stats.h"
+#include "hakmem/sizeclass.h"
+#include "hakmem/os.h"
+
+extern struct hm_heap hm_heap;
+extern unsigned hm_pcpu_slots;
+
+/* ---- address arithmetic (no memory access beyond the chunk table) ---- */
+
+static __always_inline bool hm_in_heap(uintptr_t p)
+{
+	return p - hm_heap.base < hm_heap.span;
+}
+
+static __always_inline uint32_t hm_chunk_index(uintptr_t p)
+{
+	return (uint32_t)((p - hm_heap.base) >> HM_SS_SHIFT);
+}
+
+static __always_inline uint32_t hm_chunk_entry(uintptr_t p)
+{
+	return READ_ONCE(hm_heap.chunk[hm_chunk_index(p)]);
+}
+
+static __always_inline unsigned hm_node_of(uintptr_t p)
+{
+	return (unsigned)((p - hm_heap.base) >> hm_heap.region_shift);
+}
+
+static __always_inline struct superslab *ss_of(uintptr_t p)
+{
+	return (struct superslab *)(p & ~HM_SS_MASK);
+}
+
+static __always_inline unsigned ss_page_of(uintptr_t p)
+{
+	return (unsigned)((p & HM_SS_MASK) >> HM_PAGE_SHIFT);
+}
+
+static inline uintptr_t ss_page_addr(const struct superslab *ss, unsigned page)
+{
+	return (uintptr_t)ss + ((uintptr_t)page << HM_PAGE_SHIFT);
+}
+
+static inline struct superslab *slab_ss(const struct slab *s)
+{
+	return ss_of((uintptr_t)s);
+}
+
+static inline unsigned slab_first_page(const struct slab *s)
+{
+	return (unsigned)(s - slab_ss(s)->slab);
+}
+
+static inline uintptr_t slab_start(const struct slab *s)
+{
+	return ss_page_addr(slab_ss(s), slab_first_page(s));
+}
+
+static inline uintptr_t chunk_addr(uint32_t idx)
+{
+	return hm_heap.base + ((uintptr_t)idx << HM_SS_SHIFT);
+}
+
+/* ---- start-up and options (mm/init.c, mm/options.c) ---- */
+
+enum hm_init_state { HM_INIT_NONE, HM_INIT_RUNNING, HM_INIT_DONE, HM_INIT_FAILED };
+extern int hm_init_state;
+/* 0 when the heap is ready, -1 when the caller must use the boot arena. */
+int hm_init_slow(void);
+static __always_inline int hm_ensure_init(void)
+{
+	if (likely(READ_ONCE(hm_init_state) == HM_INIT_DONE))
+		return 0;
+	return hm_init_slow();
+}
+
+struct hm_options {
+	long	stats;		/* HAKMEM_STATS: 0 off, 1 summary at exit */
+	long	verbose;	/* HAKMEM_VERBOSE */
+	long	thp;		/* HAKMEM_THP: use transparent hugepages */
+	long	region_gb;	/* HAKMEM_REGION_GB: reservation per node */
+	long	reserve_ss;	/* HAKMEM_RESERVE_SS: empty superslabs kept per node */
+	long	pcpu;		/* HAKMEM_PCPU: 1 per-CPU caches, 0 central lists only */
+};
+extern struct hm_options hm_opt;
+void options_init(void);
+void options_print(int fd);
+/* The variable's value from the environment, without allocating. */
+const char *options_getenv(const char *name);
+
+/* ---- the boot arena (mm/boot.c) ---- */
+void *boot_alloc(size_t n, size_t align);
+bool boot_owns(uintptr_t p);
+size_t boot_usable_size(uintptr_t p);
+
+/* ---- superslabs and chunks (mm/superslab.c) ---- */
+int heap_setup(void);
+/* Take npages contiguous pages (aligned to align_pages) on node; NULL if none. */
+struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align_pages,
+			    unsigned cls);
+/* Give a run back; may release its superslab. */
+void ss_free_pages(struct slab *s);
+/* Try to grow/shrink a run in place to npages. */
+bool ss_resize_pages(struct slab *s, unsigned npages);
+/* Release every empty superslab (malloc_trim); returns bytes released. */
+size_t ss_trim(unsigned node);
+void ss_fork_prepare(void);
+void ss_fork_parent(void);
+void ss_fork_child(void);
+/* Reserve n chunks aligned to align_chunks on node; returns index or -1. */
+long chunk_alloc(unsigned node, uint32_t n, uint32_t align_chunks);
+void chunk_free(uint32_t idx, uint32_t n);
+/* Claim chunks [idx, idx+n) if all free (in-place growth of a huge object). */
+bool chunk_claim(unsigned node, uint32_t idx, uint32_t n);
+/* Commit memory and count it against the tier; returns tier or -errno. */
+int heap_commit(void *addr, size_t len, int tier, unsigned node);
+void heap_decommit(void *addr, size_t len);
+
+/* ---- slabs and central lists (mm/slab.c) ---- */
+/* Fill out[] with up to want objects of cls from node; returns how many. */
+unsigned central_alloc(unsigned node, unsigned cls, void **out, unsigned want);
+/* Return n objects of cls; they may belong to any node. */
+void central_free(unsigned cls, void **objs, unsigned n);
+void central_trim(void);
+void central_fork_prepare(void);
+void central_fork_parent(void);
+void central_fork_child(void);
+
+/* ---- objects (mm/heap.c) ---- */
+void *hm_malloc(size_t n);
+void hm_free(void *p);
+void *hm_calloc(size_t n, size_t size);
+void *hm_realloc(void *p, size_t n);
+void *hm_memalign(size_t align, size_t n);
+size_t hm_usable_size(const void *p);
+int hm_trim(size_t pad);
+
+/* Large and huge objects (mm/large.c). */
+void *large_alloc(size_t n, size_t align, bool zero);
+void large_free(struct slab *s, uintptr_t p);
+void *large_realloc(struct slab *s, void *p, size_t n);
+void *huge_alloc(size_t n, size_t align, bool zero);
+void huge_free(uintptr_t p, uint32_t entry);
+void *huge_realloc(void *p, uint32_t entry, size_t n);
+size_t huge_size(uint32_t entry);
+
+/* Gauges, always kept (mallinfo, malloc_trim, stats). */
+struct hm_gauges {
+	int64_t	committed;	/* bytes committed from the OS */
+	int64_t	committed_peak;
+	int64_t	large_bytes;	/* bytes in live large objects */
+	int64_t	huge_bytes;	/* bytes in live huge objects */
+	int64_t	huge_count;
+};
+extern struct hm_gauges hm_gauge;
+static inline void gauge_add(int64_t *g, int64_t v)
+{
+	__atomic_fetch_add(g, v, __ATOMIC_RELAXED);
+}
+
+/* ---- reporting (mm/stats.c, mm/fmt.c) ---- */
+__noreturn __cold void hm_fatal(const char *what, const void *p);
+void hm_warn(const char *msg);
+void stats_print(int fd);
+struct mallinfo2;
+void stats_mallinfo(struct mallinfo2 *mi);
+/* malloc_info()'s XML into buf; returns its length or -1. */
+int stats_xml(char *buf, size_t len);
+/* Tiny formatter: %s %d %u %ld %lu %zu %x %lx %p, no allocation. */
+int hm_snprintf(char *buf, size_t len, const char *fmt, ...) __printf_like(3, 4);
+
+#endif /* _HAKMEM_INTERNAL_H */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Size classes: request size -> class index, and the class table.
+ *
+ *   classes 0..7    16, 32, ..., 128             (16-byte steps)
+ *   classes 8..39   four per doubling: 160, 192, 224, 256, 320, ... 32768
+ *
+ * For a request n > 128 the class size is below 1.25 n; for n <= 128 it is
+ * below n + 16.  The table is filled by sizeclass_init() (mm/sizeclass.c).
+ */
+#ifndef _HAKMEM_SIZECLASS_H
+#define _HAKMEM_SIZECLASS_H
+
+#include <stddef.h>
+#include "hakmem/types.h"
+
+extern struct size_class hm_class[HM_NCLASS];
+extern uint8_t hm_class_lut[(1024 >> 4) + 1];
+
+/* Class of a request 1 <= n <= 1024 (0 is served as 1): one table read. */
+static __always_inline unsigned size_class_small(size_t n)
+{
+	return hm_class_lut[(n + 15) >> 4];
+}
+
+/* Class of a request 1024 < n <= HM_SMALL_MAX: arithmetic, no table. */
+static __always_inline unsigned size_class_medium(size_t n)
+{
+	size_t x = n - 1;
+	unsigned lg = 63 - __builtin_clzl(x);		/* >= 7 */
+
+	return 8 + (lg - 7) * 4 + (unsigned)((x >> (lg - 2)) & 3);
+}
+
+static __always_inline unsigned size_class(size_t n)
+{
+	if (likely(n <= 1024))
+		return size_class_small(n);
+	return size_class_medium(n);
+}
+
+/* Does offset off inside a slab of class cls start an object? */
+static __always_inline int size_class_is_start(unsigned cls, uint32_t off)
+{
+	const struct size_class *c = &hm_class[cls];
+	uint32_t q = off * c->div_inv;
+
+	q = (q >> c->div_shift) | (q << ((32 - c->div_shift) & 31));
+	return q <= c->div_lim;
+}
+
+void sizeclass_init(void);
+/* Smallest class >= n whose size is a multiple of align, or -1. */
+int size_class_aligned(size_t n, size_t align);
+
+#endif /* _HAKMEM_SIZECLASS_H */

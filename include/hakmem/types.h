@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hakmem core types.
+ *
+ * Glossary
+ *   region      the virtual range reserved per NUMA node at start-up; cut
+ *               into 2 MiB chunks.  Nothing in it is committed until used.
+ *   chunk       one 2 MiB-aligned 2 MiB piece of a region.  The chunk table
+ *               says what each chunk is (free, superslab, huge head, ...).
+ *   superslab   a committed chunk that holds slabs and large objects.  Its
+ *               header (struct superslab) sits in its first pages, so
+ *               p & ~HM_SS_MASK finds it.
+ *   page        4 KiB; the unit in which a superslab is handed out.
+ *   slab        a run of pages serving one size class.
+ *   large       an object above HM_SMALL_MAX: a run of pages of its own.
+ *   huge        an object above HM_LARGE_MAX: a span of whole chunks with a
+ *               mapping of its own, grown in place or moved with mremap.
+ *   central     per node and size class: the list of slabs with free objects.
+ *   pcpu cache  per CPU and size class: a small array-stack of free objects.
+ */
+#ifndef _HAKMEM_TYPES_H
+#define _HAKMEM_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "hakmem/compiler.h"
+#include "hakmem/config.h"
+#include "hakmem/lock.h"
+
+/* What a chunk of a region is.  Stored in the low bits of a chunk entry. */
+enum chunk_kind {
+	CHUNK_FREE	= 0,	/* reserved, PROT_NONE, available */
+	CHUNK_SS	= 1,	/* a superslab; header at its start */
+	CHUNK_HUGE	= 2,	/* first chunk of a huge object */
+	CHUNK_CONT	= 3,	/* a following chunk of a huge object */
+	CHUNK_LOST	= 4,	/* lost to a foreign mapping; never used again */
+};
+#define CHUNK_KIND_BITS		3
+#define CHUNK_KIND_MASK		((1u << CHUNK_KIND_BITS) - 1)
+/* For CHUNK_HUGE the upper bits hold the committed size in pages. */
+#define CHUNK_HUGE_MAX_PAGES	((1u << (32 - CHUNK_KIND_BITS)) - 1)
+
+/* Page tiers, in the order they are tried. */
+enum hm_tier {
+	HM_TIER_HUGETLB = 0,	/* reserved 2 MiB pool pages (later issue) */
+	HM_TIER_THP	= 1,	/* madvise(MADV_HUGEPAGE) */
+	HM_TIER_4K	= 2,	/* plain pages */
+	HM_NR_TIERS
+};
+
+/* Special values of superslab.page_cls[] (size classes are 0..HM_NCLASS-1). */
+#define PAGE_CLS_LARGE		0xfd
+#define PAGE_CLS_HDR		0xfe
+#define PAGE_CLS_FREE		0xff
+
+/* Slab states. */
+enum slab_state {
+	SLAB_UNUSED = 0,	/* the pages are not a slab */
+	SLAB_PARTIAL,		/* on its central list: has free or uncarved objects */
+	SLAB_FULL,		/* every object is out (in use or in a pcpu cache) */
+	SLAB_LARGE,		/* one large object */
+};
+
+/*
+ * struct slab - a run of pages serving one size class.
+ *
+ * Invariant:  used + |freelist| + (capacity - carved) == capacity
+ * A slab is on its central partial list iff state == SLAB_PARTIAL, and then
+ * used < capacity.  Guarded by the central lock of (node, cls).
+ */
+struct slab {
+	void		*freelist;	/* freed objects, linked through word 0 */
+	struct slab	*next, *prev;	/* central partial list */
+	uint32_t	used;		/* objects handed out, incl. pcpu caches */
+	uint32_t	capacity;	/* objects that fit */
+	uint32_t	carved;		/* objects ever handed out from the bump */
+	uint16_t	npages;		/* length of the run */
+	uint8_t		cls;		/* size class, or PAGE_CLS_LARGE */
+	uint8_t		state;		/* enum slab_state */
+};
+
+/* Superslab states. */
+enum ss_state {
+	SS_ACTIVE = 0,		/* on its node's list; has free pages */
+	SS_FULL,		/* no free page; off the list */
+	SS_EMPTY,		/* every page free; on active, counted in nr_empty */
+};
+
+/*
+ * struct superslab - header of a committed 2 MiB chunk.
+ *
+ * Invariant:  nfree_pages + popcount(page_map) == HM_SS_PAGES
+ * page_cls[i] and page_delta[i] describe page i: its class and how many
+ * pages back the run that holds it starts.  slab[i] is meaningful only for
+ * the first page of a run.  Header pages are always marked used.
+ * Guarded by the node lock, except page_cls/page_delta of pages inside a
+ * live slab, which are written before the slab is published and read
+ * without a lock by free().
+ */
+struct superslab {
+	uint32_t	magic;		/* HM_SS_MAGIC while committed */
+	uint16_t	node;		/* home node */
+	uint8_t		tier;		/* enum hm_tier backing it */
+	uint8_t		state;		/* enum ss_state */
+	uint32_t	nfree_pages;	/* pages not in any run */
+	uint32_t	chunk;		/* index in the chunk table */
+	struct superslab *next, *prev;	/* node's active list */
+	uint64_t	page_map[HM_SS_PAGES / 64];	/* bit set: page in a run */
+	uint8_t		page_cls[HM_SS_PAGES];
+	uint8_t		page_delta[HM_SS_PAGES];
+	struct slab	slab[HM_SS_PAGES];
+};
+#define HM_SS_MAGIC		0x484b5353u	/* "HKSS" */
+#define HM_SS_HDR_PAGES		((sizeof(struct superslab) + HM_PAGE_SIZE - 1) >> HM_PAGE_SHIFT)
+#define HM_SS_USABLE_PAGES	(HM_SS_PAGES - HM_SS_HDR_PAGES)
+
+/*
+ * struct size_class - one row of the class table (mm/sizeclass.c).
+ *
+ * Invariant:  capacity * size <= npages * HM_PAGE_SIZE
+ * div_inv/div_shift/div_lim test "offset is a multiple of size" with one
+ * multiply: rotr32(off * div_inv, div_shift) <= div_lim.
+ */
+struct size_class {
+	uint32_t	size;		/* object size in bytes */
+	uint16_t	npages;		/* pages per slab */
+	uint16_t	capacity;	/* objects per slab */
+	uint32_t	div_inv;	/* inverse of the odd part of size mod 2^32 */
+	uint32_t	div_lim;	/* UINT32_MAX / size */
+	uint32_t	span;		/* capacity * size: bytes of objects in a slab */
+	uint8_t		div_shift;	/* trailing zero bits of size */
+	uint8_t		pcpu_cap;	/* per-CPU cache capacity */
+	uint16_t	pcpu_off;	/* slot offset in struct pcpu_cache */
+};
+
+/*
+ * struct central - free objects of one class on one node.
+ * Invariant: every slab on partial has state SLAB_PARTIAL; nr_partial counts them.
+ */
+struct central {
+	struct hm_lock	lock;
+	struct slab	*partial;
+	uint32_t	nr_partial;
+} __cacheline_aligned;
+
+/*
+ * struct hm_node - one NUMA node's share of the heap.
+ * Invariant: every superslab on active has state SS_ACTIVE and nfree_pages > 0.
+ */
+struct hm_node {
+	struct hm_lock	lock;		/* superslab lists and the chunk table */
+	struct superslab *active;	/* superslabs with free pages */
+	uint32_t	nr_empty;	/* superslabs on active with every page free */
+	uintptr_t	base;		/* start of the region */
+	uint32_t	next_chunk;	/* chunks [0, next_chunk) were ever used */
+	uint32_t	lowest_free;	/* no free chunk below this one */
+	uint32_t	nr_ss;		/* committed superslabs */
+	struct central	central[HM_NCLASS];
+} __cacheline_aligned;
+
+struct pcpu_cache;
+
+/*
+ * Global state, written during start-up only.  The fields read by the fast
+ * paths come first and share a cache line.
+ */
+struct hm_heap {
+	uintptr_t	base;		/* start of node 0's region */
+	uintptr_t	span;		/* nr_nodes << region_shift */
+	unsigned	region_shift;
+	unsigned	nr_nodes;
+	unsigned	nr_cpus;	/* possible CPUs */
+	uint32_t	*chunk;		/* chunk table, all nodes back to back */
+	struct hm_node	*node;		/* nr_nodes entries */
+	uint16_t	*cpu_node;	/* nr_cpus entries */
+	struct pcpu_cache **pcpu;	/* nr_cpus entries (see percpu.h) */
+	int		rseq_cpu;	/* glibc's rseq area gives the CPU */
+};
+
+#endif /* _HAKMEM_TYPES_H */

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The OS layer: the only file of hakmem that makes system calls.
+ *
+ * Contract (include/hakmem/os.h): negative errno returns, errno of the
+ * caller preserved, no allocation, no stdio.  Capabilities are discovered
+ * once by os_probe() from /sys and /proc with open/read, because libc's
+ * sysconf() and opendir() may allocate.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include "hakmem/internal.h"
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA		0x53564d41
+#define PR_SET_VMA_ANON_NAME	0
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE	0x100000
+#endif
+
+struct os_caps os_caps;
+
+long os_read_file(const char *path, char *buf, size_t len)
+{
+	int saved = errno, fd;
+	long n, total = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		n = -errno;
+		errno = saved;
+		return n;
+	}
+	while ((size_t)total + 1 < len) {
+		n = read(fd, buf + total, len - 1 - total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		total += n;
+	}
+	buf[total] = '\0';
+	close(fd);
+	errno = saved;
+	return total;
+}
+
+/*
+ * Parse a kernel cpu/node list ("0-3,8,10-11") and call fn for each
+ * member.  Returns the highest member + 1, or 0 for an empty list.
+ */
+static unsigned parse_list(const char *s, void (*fn)(unsigned, void *), void *arg)
+{
+	unsigned top = 0;
+
+	while (*s >= '0' && *s <= '9') {
+		unsigned a = 0, b;
+
+		while (*s >= '0' && *s <= '9')
+			a = a * 10 + (unsigned)(*s++ - '0');
+		b = a;
+		if (*s == '-') {
+			s++;
+			b = 0;
+			while (*s >= '0' && *s <= '9')
+				b = b * 10 + (unsigned)(*s++ - '0');
+		}
+		for (unsigned i = a; i <= b && i < HM_MAX_CPUS; i++)
+			if (fn)
+				fn(i, arg);
+		if (b + 1 > top)
+			top = b + 1;
+		if (*s == ',')
+			s++;
+	}
+	return top;
+}
+
+static void set_cpu_node(unsigned cpu, void *arg)
+{
+	os_caps.cpu_node[cpu] = (unsigned short)(uintptr_t)arg;
+}
+
+void os_probe(void)
+{
+	char buf[4096];
+	unsigned n;
+
+	n = 0;
+	if (os_read_file("/sys/devices/system/cpu/possible", buf, sizeof(buf)) > 0)
+		n = parse_list(buf, NULL, NULL);
+	if (!n) {
+		long c = sysconf(_SC_NPROCESSORS_CONF);	/* last resort */
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	os_caps.nr_cpus = MIN(n, HM_MAX_CPUS);
+
+	n = 0;
+	if (os_read_file("/sys/devices/system/node/possible", buf, sizeof(buf)) > 0)
+		n = parse_list(buf, NULL, NULL);
+	os_caps.nr_nodes = n ? MIN(n, HM_MAX_NODES) : 1;
+
+	for (unsigned node = 0; node < os_caps.nr_nodes; node++) {
+		char path[64];
+
+		hm_snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/cpulist", node);
+		if (os_read_file(path, buf, sizeof(buf)) > 0)
+			parse_list(buf, set_cpu_node, (void *)(uintptr_t)node);
+	}
+
+	os_caps.thp = 0;
+	if (os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) > 0)
+		os_caps.thp = !strstr(buf, "[never]");
+	os_caps.vma_names = 1;		/* until the kernel says otherwise */
+}
+
+int os_reserve(size_t len, size_t align, void **out)
+{
+	int saved = errno, err;
+	uintptr_t p, a;
+	void *m;
+
+	m = mmap(NULL, len + align, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	p = (uintptr_t)m;
+	a = ALIGN_UP(p, align);
+	if (a > p) {
+		munmap(m, a - p);
+		hm_stat_inc(ST_SYS_MUNMAP);
+	}
+	if (p + align > a) {
+		munmap((void *)(a + len), p + align - a);
+		hm_stat_inc(ST_SYS_MUNMAP);
+	}
+	*out = (void *)a;
+	errno = saved;
+	return 0;
+}
+
+static void name_range(void *addr, size_t len, int tier, unsigned node)
+{
+	static const char *const tier_name[HM_NR_TIERS] = {
+		[HM_TIER_HUGETLB] = "hugetlb", [HM_TIER_THP] = "thp", [HM_TIER_4K] = "4k",
+	};
+	char name[48];
+
+	if (!READ_ONCE(os_caps.vma_names))
+		return;
+	hm_snprintf(name, sizeof(name), "hakmem-%s-n%u", tier_name[tier], node);
+	hm_stat_inc(ST_SYS_OTHER);
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, len,
+		  (unsigned long)name) != 0)
+		WRITE_ONCE(os_caps.vma_names, 0);
+}
+
+int os_commit(void *addr, size_t len, int tier, unsigned node)
+{
+	int saved = errno, got = HM_TIER_4K, err;
+	void *m;
+
+	m = mmap(addr, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	if (tier <= HM_TIER_THP && os_caps.thp) {
+		hm_stat_inc(ST_SYS_MADVISE);
+		if (madvise(addr, len, MADV_HUGEPAGE) == 0)
+			got = HM_TIER_THP;
+	}
+	name_range(addr, len, got, node);
+	errno = saved;
+	return got;
+}
+
+int os_map_meta(size_t len, void **out)
+{
+	int saved = errno, err;
+	void *m;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	if (READ_ONCE(os_caps.vma_names)) {
+		hm_stat_inc(ST_SYS_OTHER);
+		prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)m, len,
+		      (unsigned long)"hakmem-meta");
+	}
+	*out = m;
+	errno = saved;
+	return 0;
+}
+
+int os_decommit(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	if (mmap(addr, len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		 -1, 0) == MAP_FAILED)
+		err = -errno;
+	hm_stat_inc(ST_SYS_MMAP);
+	errno = saved;
+	return err;
+}
+
+int os_purge(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	if (madvise(addr, len, MADV_DONTNEED) != 0)
+		err = -errno;
+	hm_stat_inc(ST_SYS_MADVISE);
+	errno = saved;
+	return err;
+}
+
+int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len)
+{
+	int saved = errno, err = 0;
+	void *m;
+
+	m = mremap(old_addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr);
+	hm_stat_inc(ST_SYS_MREMAP);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	/* The old range is a hole now: reserve it again, never over a stranger. */
+	m = mmap(old_addr, old_len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m != old_addr) {
+		if (m != MAP_FAILED) {
+			munmap(m, old_len);
+			hm_stat_inc(ST_SYS_MUNMAP);
+		}
+		err = -EEXIST;
+	}
+	errno = saved;
+	return err;
+}
+
+long os_peak_rss_kib(void)
+{
+	struct rusage ru;
+	int saved = errno;
+	long r = -1;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		r = ru.ru_maxrss;
+	errno = saved;
+	return r;
+}
+
+long os_rss_kib(void)
+{
+	char buf[128];
+	const char *s = buf;
+	long pages = 0;
+
+	if (os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
+		return -1;
+	while (*s && *s != ' ')
+		s++;
+	while (*s == ' ')
+		s++;
+	while (*s >= '0' && *s <= '9')
+		pages = pages * 10 + (*s++ - '0');
+	return pages * (long)(HM_PAGE_SIZE >> 10);
+}
+
+int os_futex_wait(int *addr, int val)
+{
+	int saved = errno;
+	long r = syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+
+	errno = saved;
+	return r < 0 ? -1 : 0;
+}
+
+int os_futex_wake(int *addr, int nr)
+{
+	int saved = errno;
+	long r = syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, nr, NULL, NULL, 0);
+
+	errno = saved;
+	return (int)r;
+}
+
+int os_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+int os_getcpu(void)
+{
+	int saved = errno;
+	int cpu = sched_getcpu();
+
+	errno = saved;
+	return cpu < 0 ? 0 : cpu;
+}
+
+void os_yield(void)
+{
+	sched_yield();
+}
+
+long os_write(int fd, const void *buf, size_t len)
+{
+	int saved = errno;
+	const char *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	errno = saved;
+	return (long)done;
+}
+
+void os_abort(void)
+{
+	abort();
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The generic per-CPU front end: slow paths.
+ *
+ * Every possible CPU has a struct pcpu_cache (include/hakmem/percpu.h)
+ * guarded by a lock that the fast paths only ever try: a thread that finds
+ * its CPU's cache busy (the holder was preempted or migrated, or another
+ * thread got there first) goes straight to the central lists instead of
+ * waiting.  So preemption and migration inside the critical section cost a
+ * detour, never a wrong result or a stall.
+ *
+ * Refill takes half a cache's capacity from the node's central list in one
+ * locked batch; a full cache drains its oldest half in one batch.  Objects
+ * in a cache always belong to the cache's node: a free of an object from
+ * another node goes straight to that node's central list.
+ *
+ * Lock order: pcpu cache -> central (node, class) -> node.
+ * fork(): every cache lock is taken before fork and released (parent) or
+ * reset (child) after it.  Thread exit needs nothing: caches are per CPU.
+ */
+#include <string.h>
+#include "hakmem/internal.h"
+#include "hakmem/percpu.h"
+
+/* Before start-up, and with HAKMEM_PCPU=0: a cache that is always busy. */
+static struct pcpu_cache busy_cache = { .lock = { 1 } };
+struct pcpu_cache *pcpu_busy_table[1] = { &busy_cache };
+
+static uint64_t direct_alloc[HM_NCLASS], direct_free[HM_NCLASS];
+
+unsigned pcpu_cpu_slow(void)
+{
+	unsigned n = hm_heap.nr_cpus;
+
+	if (!n)
+		return 0;
+	return (unsigned)os_getcpu() % n;
+}
+
+int pcpu_setup(void)
+{
+	size_t one = ALIGN_UP(sizeof(struct pcpu_cache) + hm_pcpu_slots * sizeof(void *),
+			      HM_CACHELINE);
+	size_t table = ALIGN_UP(hm_heap.nr_cpus * sizeof(void *), HM_CACHELINE);
+	char *mem;
+	void *m;
+	int err;
+
+	if (!hm_opt.pcpu) {
+		/* Every CPU shares the busy cache: all traffic goes central. */
+		err = os_map_meta(ALIGN_UP(table, HM_PAGE_SIZE), &m);
+		if (err)
+			return err;
+		hm_heap.pcpu = m;
+		for (unsigned c = 0; c < hm_heap.nr_cpus; c++)
+			hm_heap.pcpu[c] = &busy_cache;
+		return 0;
+	}
+	err = os_map_meta(ALIGN_UP(table + one * hm_heap.nr_cpus, HM_PAGE_SIZE), &m);
+	if (err)
+		return err;
+	mem = m;
+	hm_heap.pcpu = m;
+	for (unsigned c = 0; c < hm_heap.nr_cpus; c++) {
+		struct pcpu_cache *pc = (struct pcpu_cache *)(mem + table + one * c);
+
+		pc->node = hm_heap.cpu_node[c];
+		hm_heap.pcpu[c] = pc;
+	}
+	return 0;
+}
+
+void *pcpu_alloc_slow(unsigned cls)
+{
+	const struct size_class *sc = &hm_class[cls];
+	unsigned cpu = pcpu_current_cpu();
+	struct pcpu_cache *c = hm_heap.pcpu[cpu];
+	void *p = NULL;
+
+	if (hm_trylock(&c->lock)) {
+		void **stack = &c->slot[sc->pcpu_off];
+		unsigned n = c->count[cls], got;
+
+		if (n) {		/* refilled by someone else meanwhile */
+			p = stack[n - 1];
+			c->count[cls] = (uint16_t)(n - 1);
+		} else {
+			got = central_alloc(c->node, cls, stack, MAX(1u, sc->pcpu_cap / 2u));
+			hm_stat_inc(ST_REFILL);
+			if (got) {
+				p = stack[got - 1];
+				c->count[cls] = (uint16_t)(got - 1);
+			}
+		}
+		if (p)
+			pcpu_count(c, nalloc, cls);
+		hm_unlock(&c->lock);
+		return p;
+	}
+	hm_stat_inc(ST_PCPU_BUSY);
+	if (central_alloc(hm_heap.cpu_node[cpu], cls, &p, 1) == 1) {
+		__atomic_fetch_add(&direct_alloc[cls], 1, __ATOMIC_RELAXED);
+		return p;
+	}
+	return NULL;
+}
+
+void pcpu_free_slow(unsigned cls, void *p, unsigned node)
+{
+	const struct size_class *sc = &hm_class[cls];
+	struct pcpu_cache *c = pcpu_this();
+
+	if (node == c->node && hm_trylock(&c->lock)) {
+		void **stack = &c->slot[sc->pcpu_off];
+		unsigned n = c->count[cls], half = MAX(1u, sc->pcpu_cap / 2u);
+
+		if (n >= sc->pcpu_cap) {
+			/* Drain the oldest half; the hottest objects stay. */
+			central_free(cls, stack, half);
+			memmove(stack, stack + half, (n - half) * sizeof(void *));
+			n -= half;
+			hm_stat_inc(ST_DRAIN);
+		}
+		stack[n] = p;
+		c->count[cls] = (uint16_t)(n + 1);
+		pcpu_count(c, nfree, cls);
+		hm_unlock(&c->lock);
+		return;
+	}
+	hm_stat_inc(node == c->node ? ST_PCPU_BUSY : ST_REMOTE_FREE);
+	__atomic_fetch_add(&direct_free[cls], 1, __ATOMIC_RELAXED);
+	central_free(cls, &p, 1);
+}
+
+void pcpu_drain_all(void)
+{
+	if (!hm_opt.pcpu)
+		return;
+	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++) {
+		struct pcpu_cache *c = hm_heap.pcpu[cpu];
+
+		hm_lock(&c->lock);
+		for (unsigned cls = 0; cls < HM_NCLASS; cls++) {
+			if (c->count[cls])
+				central_free(cls, &c->slot[hm_class[cls].pcpu_off], c->count[cls]);
+			c->count[cls] = 0;
+		}
+		hm_unlock(&c->lock);
+	}
+}
+
+void pcpu_class_counts(unsigned cls, uint64_t *nalloc, uint64_t *nfree)
+{
+	uint64_t a = READ_ONCE(direct_alloc[cls]), f = READ_ONCE(direct_free[cls]);
+
+#ifdef CONFIG_STATS
+	if (hm_opt.pcpu) {
+		for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++) {
+			a += READ_ONCE(hm_heap.pcpu[cpu]->nalloc[cls]);
+			f += READ_ONCE(hm_heap.pcpu[cpu]->nfree[cls]);
+		}
+	}
+#endif
+	*nalloc = a;
+	*nfree = f;
+}
+
+void pcpu_fork_prepare(void)
+{
+	if (!hm_opt.pcpu)
+		return;
+	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++)
+		hm_lock(&hm_heap.pcpu[cpu]->lock);
+}
+
+void pcpu_fork_parent(void)
+{
+	if (!hm_opt.pcpu)
+		return;
+	for (unsigned cpu = hm_heap.nr_cpus; cpu-- > 0;)
+		hm_unlock(&hm_heap.pcpu[cpu]->lock);
+}
+
+void pcpu_fork_child(void)
+{
+	if (!hm_opt.pcpu)
+		return;
+	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++)
+		hm_lock_reset(&hm_heap.pcpu[cpu]->lock);
+}

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The size-class table.
+ *
+ * Sizes: 16-byte steps up to 128, then four classes per power of two up to
+ * HM_SMALL_MAX (32 KiB), 40 classes in all.  Internal fragmentation is
+ * bounded by (step - 1) / class size: under 1/8 for n <= 128 apart from the
+ * sub-16-byte requests, and under 1/5 above 128.
+ *
+ * Slab length: the fewest pages (1..HM_SLAB_MAX_PAGES) that hold at least
+ * HM_SLAB_MIN_OBJECTS objects and waste at most 1/16 of the slab at its
+ * tail; failing that, the length with the least waste.
+ *
+ * Per-CPU capacity: HM_PCPU_CLASS_BYTES worth of objects, clamped to
+ * [HM_PCPU_MIN_OBJECTS, HM_PCPU_MAX_OBJECTS].
+ */
+#include "hakmem/internal.h"
+
+struct size_class hm_class[HM_NCLASS];
+uint8_t hm_class_lut[(1024 >> 4) + 1];
+unsigned hm_pcpu_slots;
+
+static uint32_t class_size(unsigned cls)
+{
+	unsigned g, i;
+
+	if (cls < 8)
+		return 16 * (cls + 1);
+	g = (cls - 8) / 4;		/* doubling: 128 << g .. 256 << g */
+	i = (cls - 8) % 4;
+	return (uint32_t)((4 + i + 1) << (g + 5));
+}
+
+static uint32_t inverse_odd(uint32_t d)
+{
+	uint32_t x = d;			/* Newton's iteration, 5 bits per step */
+
+	for (int i = 0; i < 5; i++)
+		x *= 2 - d * x;
+	return x;
+}
+
+static unsigned slab_pages(uint32_t size)
+{
+	unsigned best = 0;
+	size_t best_waste = 0;
+
+	for (unsigned p = 1; p <= HM_SLAB_MAX_PAGES; p++) {
+		size_t bytes = p * HM_PAGE_SIZE;
+		size_t waste = bytes % size;
+
+		if (bytes / size < HM_SLAB_MIN_OBJECTS)
+			continue;
+		if (waste * 16 <= bytes)
+			return p;
+		if (!best || waste * best < best_waste * p) {
+			best = p;
+			best_waste = waste;
+		}
+	}
+	return best ? best : HM_SLAB_MAX_PAGES;
+}
+
+void sizeclass_init(void)
+{
+	unsigned off = 0;
+
+	for (unsigned c = 0; c < HM_NCLASS; c++) {
+		struct size_class *sc = &hm_class[c];
+		uint32_t size = class_size(c);
+		unsigned tz = __builtin_ctz(size);
+		unsigned cap;
+
+		sc->size = size;
+		sc->npages = slab_pages(size);
+		sc->capacity = sc->npages * HM_PAGE_SIZE / size;
+		sc->div_shift = tz;
+		sc->div_inv = inverse_odd(size >> tz);
+		sc->div_lim = UINT32_MAX / size;
+		sc->span = sc->capacity * size;
+		cap = HM_PCPU_CLASS_BYTES / size;
+		cap = MAX(cap, HM_PCPU_MIN_OBJECTS);
+		cap = MIN(cap, HM_PCPU_MAX_OBJECTS);
+		sc->pcpu_cap = cap;
+		sc->pcpu_off = off;
+		off += cap;
+	}
+	hm_pcpu_slots = off;
+	for (unsigned i = 0; i < ARRAY_SIZE(hm_class_lut); i++) {
+		size_t n = i ? (size_t)i << 4 : 1;
+		unsigned c = 0;
+
+		while (hm_class[c].size < n)
+			c++;
+		hm_class_lut[i] = c;
+	}
+}
+
+int size_class_aligned(size_t n, size_t align)
+{
+	/* Slabs start on a page boundary: no stronger alignment to offer. */
+	if (n > HM_SMALL_MAX || align > HM_PAGE_SIZE)
+		return -1;
+	for (unsigned c = size_class(n ? n : 1); c < HM_NCLASS; c++)
+		if ((hm_class[c].size & (align - 1)) == 0)
+			return c;
+	return -1;
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The middle layer: slabs and the per-node central lists.
+ *
+ * A slab is a run of pages of one superslab cut into objects of one size
+ * class (the slab length per class is in mm/sizeclass.c).  Objects are
+ * handed out first from the slab's free list, then from its never-used
+ * tail (carved), so a new slab touches its pages only as they are needed.
+ *
+ * Each (node, class) pair has a struct central: a lock and the list of
+ * slabs of that node and class with free or uncarved objects.  The per-CPU
+ * caches move objects in and out in batches, one lock round-trip per batch.
+ *
+ * Slab states:  PARTIAL (on the central list)  <->  FULL (off it)
+ *               PARTIAL with used == 0: given back to its superslab, except
+ *               while it is one of the last two partial slabs of its class
+ *               (a spare against alloc/free ping-pong).
+ *
+ * Locking: central->lock guards the list and every field of its slabs.
+ * The node lock (superslab pages) nests inside it.
+ * fork(): all central locks are taken before fork, in node then class
+ * order, and released (parent) or reset (child) after it.
+ */
+#include "hakmem/internal.h"
+
+#define SLAB_KEEP_EMPTY		2
+
+static struct central *central_of(unsigned node, unsigned cls)
+{
+	return &hm_heap.node[node].central[cls];
+}
+
+static void partial_add(struct central *c, struct slab *s)
+{
+	s->state = SLAB_PARTIAL;
+	s->prev = NULL;
+	s->next = c->partial;
+	if (c->partial)
+		c->partial->prev = s;
+	c->partial = s;
+	c->nr_partial++;
+}
+
+static void partial_del(struct central *c, struct slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->partial = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	c->nr_partial--;
+}
+
+static struct slab *slab_new(unsigned node, unsigned cls)
+{
+	const struct size_class *sc = &hm_class[cls];
+	struct slab *s;
+
+	s = ss_alloc_pages(node, sc->npages, 1, cls);
+	if (!s)
+		return NULL;
+	s->capacity = sc->capacity;
+	hm_stat_inc(ST_SLAB_NEW);
+	return s;
+}
+
+unsigned central_alloc(unsigned node, unsigned cls, void **out, unsigned want)
+{
+	const struct size_class *sc = &hm_class[cls];
+	struct central *c = central_of(node, cls);
+	unsigned got = 0;
+
+	hm_lock(&c->lock);
+	while (got < want) {
+		struct slab *s = c->partial;
+
+		if (!s) {
+			s = slab_new(node, cls);
+			if (!s)
+				break;
+			partial_add(c, s);
+		}
+		while (got < want && s->freelist) {
+			void *p = s->freelist;
+
+			s->freelist = *(void **)p;
+			out[got++] = p;
+			s->used++;
+		}
+		if (got < want && s->carved < s->capacity) {
+			unsigned k = MIN(want - got, s->capacity - s->carved);
+			uintptr_t a = slab_start(s) + (uintptr_t)(s->carved + k) * sc->size;
+
+			/* Highest address first, so the stack pops the lowest first. */
+			for (unsigned i = 0; i < k; i++) {
+				a -= sc->size;
+				out[got++] = (void *)a;
+			}
+			s->carved += k;
+			s->used += k;
+		}
+		if (!s->freelist && s->carved == s->capacity) {
+			partial_del(c, s);
+			s->state = SLAB_FULL;
+		}
+	}
+	hm_unlock(&c->lock);
+	return got;
+}
+
+static struct slab *slab_of(uintptr_t p)
+{
+	struct superslab *ss = ss_of(p);
+	unsigned page = ss_page_of(p);
+
+	return &ss->slab[page - ss->page_delta[page]];
+}
+
+void central_free(unsigned cls, void **objs, unsigned n)
+{
+	struct central *c = NULL;
+
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t p = (uintptr_t)objs[i];
+		struct central *want = central_of(hm_node_of(p), cls);
+		struct slab *s = slab_of(p);
+
+		if (want != c) {
+			if (c)
+				hm_unlock(&c->lock);
+			c = want;
+			hm_lock(&c->lock);
+		}
+		*(void **)p = s->freelist;
+		s->freelist = (void *)p;
+		s->used--;
+		if (s->state == SLAB_FULL)
+			partial_add(c, s);
+		if (!s->used && c->nr_partial > SLAB_KEEP_EMPTY) {
+			partial_del(c, s);
+			s->state = SLAB_UNUSED;
+			ss_free_pages(s);
+			hm_stat_inc(ST_SLAB_RELEASE);
+		}
+	}
+	if (c)
+		hm_unlock(&c->lock);
+}
+
+/* malloc_trim: give every empty slab back, spares included. */
+void central_trim(void)
+{
+	for (unsigned node = 0; node < hm_heap.nr_nodes; node++) {
+		for (unsigned cls = 0; cls < HM_NCLASS; cls++) {
+			struct central *c = central_of(node, cls);
+			struct slab *s, *next;
+
+			hm_lock(&c->lock);
+			for (s = c->partial; s; s = next) {
+				next = s->next;
+				if (s->used)
+					continue;
+				partial_del(c, s);
+				s->state = SLAB_UNUSED;
+				ss_free_pages(s);
+				hm_stat_inc(ST_SLAB_RELEASE);
+			}
+			hm_unlock(&c->lock);
+		}
+	}
+}
+
+void central_fork_prepare(void)
+{
+	for (unsigned node = 0; node < hm_heap.nr_nodes; node++)
+		for (unsigned cls = 0; cls < HM_NCLASS; cls++)
+			hm_lock(&central_of(node, cls)->lock);
+}
+
+void central_fork_parent(void)
+{
+	for (unsigned node = hm_heap.nr_nodes; node-- > 0;)
+		for (unsigned cls = HM_NCLASS; cls-- > 0;)
+			hm_unlock(&central_of(node, cls)->lock);
+}
+
+void central_fork_child(void)
+{
+	for (unsigned node = 0; node < hm_heap.nr_nodes; node++)
+		for (unsigned cls = 0; cls < HM_NCLASS; cls++)
+			hm_lock_reset(&central_of(node, cls)->lock);
+}

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The back end: node regions, chunks and superslabs.
+ *
+ * At start-up one range of nr_nodes << region_shift bytes is reserved
+ * (PROT_NONE, nothing committed); node n owns the n-th region_shift slice.
+ * A region is cut into 2 MiB chunks, described by the chunk table
+ * (hm_heap.chunk, one uint32_t per chunk: enum chunk_kind in the low bits).
+ * Chunks are handed out first-fit from the lowest free one; a chunk becomes
+ * either a superslab or part of a huge object (mm/large.c).
+ *
+ * A superslab is a committed chunk whose first HM_SS_HDR_PAGES pages hold
+ * struct superslab.  Its other pages are handed out in runs: a slab of one
+ * size class (mm/slab.c) or one large object (mm/large.c).  page_map has a
+ * bit per page in a run; page_cls/page_delta let free() find the class and
+ * the start of the run of any address with one shift and one table read.
+ *
+ * Superslab states:  ACTIVE (on node->active, has free pages)
+ *                    FULL   (no free page, on no list)
+ *                    EMPTY  (every page free; still on node->active and
+ *                            counted in node->nr_empty while at most
+ *                            HAKMEM_RESERVE_SS are kept, else released:
+ *                            decommitted and its chunk freed)
+ *
+ * Locking: node->lock guards the node's superslab list, the page maps of
+ * its superslabs and its part of the chunk table.  It nests inside the
+ * central locks (mm/slab.c) and never the other way round.  Chunk entries
+ * and page_cls are read without the lock by free(): they are written
+ * before the memory they describe is handed out, and not changed while an
+ * object in it is live.
+ *
+ * fork(): the node locks are taken in node order before fork and released
+ * (parent) or reset (child) after it; the child inherits a consistent heap.
+ */
+#include <string.h>
+#include "hakmem/internal.h"
+
+extern struct pcpu_cache *pcpu_busy_table[1];
+struct hm_heap hm_heap = { .pcpu = pcpu_busy_table };
+struct hm_gauges hm_gauge;
+
+static uint32_t chunks_per_node(void)
+{
+	return 1u << (hm_heap.region_shift - HM_SS_SHIFT);
+}
+
+static struct hm_node *node_of_ss(const struct superslab *ss)
+{
+	return &hm_heap.node[ss->node];
+}
+
+int heap_setup(void)
+{
+	unsigned nodes = os_caps.nr_nodes ? os_caps.nr_nodes : 1;
+	unsigned shift = HM_REGION_SHIFT_MAX;
+	size_t want = (size_t)hm_opt.region_gb << 30;
+	void *base = NULL, *meta;
+	size_t chunk_bytes, node_bytes, cpu_bytes;
+	int err = -1;
+
+	while (shift > HM_REGION_SHIFT_MIN && (1UL << shift) > want)
+		shift--;
+	for (; shift >= HM_REGION_SHIFT_MIN; shift--) {
+		err = os_reserve((size_t)nodes << shift, HM_SS_SIZE, &base);
+		if (!err)
+			break;
+	}
+	if (err)
+		return err;
+
+	hm_heap.base = (uintptr_t)base;
+	hm_heap.region_shift = shift;
+	hm_heap.span = (uintptr_t)nodes << shift;
+	hm_heap.nr_nodes = nodes;
+	hm_heap.nr_cpus = os_caps.nr_cpus;
+
+	chunk_bytes = ALIGN_UP((size_t)nodes * chunks_per_node() * sizeof(uint32_t), HM_PAGE_SIZE);
+	node_bytes = ALIGN_UP(nodes * sizeof(struct hm_node), HM_PAGE_SIZE);
+	cpu_bytes = ALIGN_UP(hm_heap.nr_cpus * sizeof(uint16_t), HM_PAGE_SIZE);
+	err = os_map_meta(chunk_bytes + node_bytes + cpu_bytes, &meta);
+	if (err)
+		return err;
+	hm_heap.chunk = meta;
+	hm_heap.node = (struct hm_node *)((char *)meta + chunk_bytes);
+	hm_heap.cpu_node = (uint16_t *)((char *)meta + chunk_bytes + node_bytes);
+	for (unsigned n = 0; n < nodes; n++)
+		hm_heap.node[n].base = hm_heap.base + ((uintptr_t)n << shift);
+	for (unsigned c = 0; c < hm_heap.nr_cpus; c++)
+		hm_heap.cpu_node[c] = os_caps.cpu_node[c] < nodes ? os_caps.cpu_node[c] : 0;
+	return 0;
+}
+
+/* ---- commit accounting ---- */
+
+int heap_commit(void *addr, size_t len, int tier, unsigned node)
+{
+	static int fallback_reported;
+	int64_t now;
+	int got;
+
+	got = os_commit(addr, len, tier, node);
+	if (got < 0)
+		return got;
+	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
+	if (now > READ_ONCE(hm_gauge.committed_peak))
+		WRITE_ONCE(hm_gauge.committed_peak, now);	/* racy max is fine */
+	if (got > tier) {
+		hm_stat_inc(ST_TIER_FALLBACK);
+		if (hm_opt.verbose && !__atomic_exchange_n(&fallback_reported, 1, __ATOMIC_RELAXED))
+			hm_warn(got == HM_TIER_4K ?
+				"transparent hugepages unavailable: falling back to 4 KiB pages" :
+				"hugetlb pages unavailable: falling back to transparent hugepages");
+	}
+	return got;
+}
+
+void heap_decommit(void *addr, size_t len)
+{
+	if (os_decommit(addr, len) == 0)
+		gauge_add(&hm_gauge.committed, -(int64_t)len);
+}
+
+/* ---- chunks (node lock held) ---- */
+
+static uint32_t *node_chunks(unsigned node)
+{
+	return hm_heap.chunk + (size_t)node * chunks_per_node();
+}
+
+/* Chunks an occupied entry covers, so scans can skip whole huge objects. */
+static uint32_t entry_span(uint32_t e)
+{
+	if ((e & CHUNK_KIND_MASK) == CHUNK_HUGE) {
+		size_t bytes = (size_t)(e >> CHUNK_KIND_BITS) << HM_PAGE_SHIFT;
+		return (uint32_t)MAX(1, (bytes + HM_SS_MASK) >> HM_SS_SHIFT);
+	}
+	return 1;
+}
+
+long chunk_alloc(unsigned node, uint32_t n, uint32_t align)
+{
+	struct hm_node *nd = &hm_heap.node[node];
+	uint32_t *tab = node_chunks(node);
+	uint32_t limit = chunks_per_node();
+	uint32_t i, first_free = UINT32_MAX, found = UINT32_MAX;
+	uint32_t old_next = nd->next_chunk;
+
+	if (!n || n > limit)
+		return -1;
+	for (i = nd->lowest_free; i < nd->next_chunk;) {
+		uint32_t e = tab[i], j;
+
+		if ((e & CHUNK_KIND_MASK) != CHUNK_FREE) {
+			i += entry_span(e);
+			continue;
+		}
+		if (first_free == UINT32_MAX)
+			first_free = i;
+		if (i % align) {
+			i++;
+			continue;
+		}
+		for (j = 0; j < n && i + j < nd->next_chunk; j++)
+			if ((tab[i + j] & CHUNK_KIND_MASK) != CHUNK_FREE)
+				break;
+		if (j == n || i + j == nd->next_chunk) {
+			found = i;	/* may run past next_chunk into untouched space */
+			break;
+		}
+		i += j + 1;
+	}
+	if (found == UINT32_MAX)
+		found = ALIGN_UP(nd->next_chunk, align);
+	if (found >= limit || n > limit - found)
+		return -1;
+	for (i = 0; i < n; i++)
+		tab[found + i] = CHUNK_CONT;
+	if (found + n > nd->next_chunk)
+		nd->next_chunk = found + n;
+	/* Keep "no free chunk below lowest_free" true, alignment gaps included. */
+	if (first_free != UINT32_MAX && first_free != found)
+		nd->lowest_free = first_free;
+	else if (found > old_next)
+		nd->lowest_free = old_next;
+	else
+		nd->lowest_free = found + n;
+	return (long)node * chunks_per_node() + found;
+}
+
+void chunk_free(uint32_t idx, uint32_t n)
+{
+	unsigned node = idx / chunks_per_node();
+	uint32_t local = idx % chunks_per_node();
+	struct hm_node *nd = &hm_heap.node[node];
+
+	for (uint32_t i = 0; i < n; i++)
+		WRITE_ONCE(hm_heap.chunk[idx + i], CHUNK_FREE);
+	if (local < nd->lowest_free)
+		nd->lowest_free = local;
+}
+
+bool chunk_claim(unsigned node, uint32_t idx, uint32_t n)
+{
+	uint32_t local = idx % chunks_per_node();
+	struct hm_node *nd = &hm_heap.node[node];
+
+	if (idx / chunks_per_node() != node || local + n > chunks_per_node())
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (local + i < nd->next_chunk &&
+		    (hm_heap.chunk[idx + i] & CHUNK_KIND_MASK) != CHUNK_FREE)
+			return false;
+	for (uint32_t i = 0; i < n; i++)
+		hm_heap.chunk[idx + i] = CHUNK_CONT;
+	if (local + n > nd->next_chunk)
+		nd->next_chunk = local + n;
+	return true;
+}
+
+/* ---- superslabs (node lock held) ---- */
+
+static void ss_list_add(struct superslab **head, struct superslab *ss)
+{
+	ss->prev = NULL;
+	ss->next = *head;
+	if (*head)
+		(*head)->prev = ss;
+	*head = ss;
+}
+
+static void ss_list_del(struct superslab **head, struct superslab *ss)
+{
+	if (ss->prev)
+		ss->prev->next = ss->next;
+	else
+		*head = ss->next;
+	if (ss->next)
+		ss->next->prev = ss->prev;
+	ss->next = ss->prev = NULL;
+}
+
+static struct superslab *ss_new(unsigned node)
+{
+	struct hm_node *nd = &hm_heap.node[node];
+	struct superslab *ss;
+	long idx;
+	int tier;
+
+	idx = chunk_alloc(node, 1, 1);
+	if (idx < 0)
+		return NULL;
+	ss = (struct superslab *)chunk_addr((uint32_t)idx);
+	tier = heap_commit(ss, HM_SS_SIZE, hm_opt.thp ? HM_TIER_THP : HM_TIER_4K, node);
+	if (tier < 0) {
+		chunk_free((uint32_t)idx, 1);
+		return NULL;
+	}
+	hm_stat_inc(tier == HM_TIER_HUGETLB ? ST_SS_HUGETLB :
+		    tier == HM_TIER_THP ? ST_SS_THP : ST_SS_4K);
+	/* Fresh memory is zero: only the non-zero fields need writing. */
+	ss->magic = HM_SS_MAGIC;
+	ss->node = (uint16_t)node;
+	ss->tier = (uint8_t)tier;
+	ss->state = SS_ACTIVE;
+	ss->chunk = (uint32_t)idx;
+	ss->nfree_pages = HM_SS_USABLE_PAGES;
+	for (unsigned p = 0; p < HM_SS_HDR_PAGES; p++)
+		ss->page_map[p / 64] |= 1UL << (p % 64);
+	memset(ss->page_cls, PAGE_CLS_HDR, HM_SS_HDR_PAGES);
+	memset(ss->page_cls + HM_SS_HDR_PAGES, PAGE_CLS_FREE, HM_SS_USABLE_PAGES);
+	__atomic_store_n(&hm_heap.chunk[idx], CHUNK_SS, __ATOMIC_RELEASE);
+	ss_list_add(&nd->active, ss);
+	nd->nr_ss++;
+	return ss;
+}
+
+static void ss_release(struct superslab *ss)
+{
+	struct hm_node *nd = node_of_ss(ss);
+	uint32_t idx = ss->chunk;
+
+	ss_list_del(&nd->active, ss);
+	nd->nr_ss--;
+	heap_decommit(ss, HM_SS_SIZE);
+	chunk_free(idx, 1);
+	hm_stat_inc(ST_SS_RELEASED);
+}
+
+/* First used page in [from, to), or to. */
+static unsigned next_used(const struct superslab *ss, unsigned from, unsigned to)
+{
+	while (from < to) {
+		uint64_t w = ss->page_map[from / 64] >> (from % 64);
+
+		if (w)
+			return MIN(to, from + (unsigned)__builtin_ctzl(w));
+		from = ALIGN_DOWN(from, 64) + 64;
+	}
+	return to;
+}
+
+static int find_run(const struct superslab *ss, unsigned n, unsigned align)
+{
+	unsigned i = ALIGN_UP((unsigned)HM_SS_HDR_PAGES, align);
+
+	if (ss->nfree_pages < n)
+		return -1;
+	while (i + n <= HM_SS_PAGES) {
+		unsigned u = next_used(ss, i, i + n);
+
+		if (u == i + n)
+			return (int)i;
+		i = ALIGN_UP(u + 1, align);
+	}
+	return -1;
+}
+
+static void mark_run(struct superslab *ss, unsigned first, unsigned n, unsigned cls)
+{
+	for (unsigned p = first; p < first + n; p++) {
+		ss->page_map[p / 64] |= 1UL << (p % 64);
+		ss->page_cls[p] = (uint8_t)cls;
+		ss->page_delta[p] = (uint8_t)(p - first);
+	}
+}
+
+static void clear_run(struct superslab *ss, unsigned first, unsigned n)
+{
+	for (unsigned p = first; p < first + n; p++) {
+		ss->page_map[p / 64] &= ~(1UL << (p % 64));
+		ss->page_cls[p] = PAGE_CLS_FREE;
+		ss->page_delta[p] = 0;
+	}
+}
+
+struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsigned cls)
+{
+	struct hm_node *nd = &hm_heap.node[node];
+	struct superslab *ss;
+	struct slab *s = NULL;
+	int first = -1;
+
+	if (!align)
+		align = 1;
+	hm_lock(&nd->lock);
+	for (ss = nd->active; ss; ss = ss->next) {
+		first = find_run(ss, npages, align);
+		if (first >= 0)
+			break;
+	}
+	if (!ss) {
+		ss = ss_new(node);
+		if (ss)
+			first = find_run(ss, npages, align);
+	}
+	if (ss && first >= 0) {
+		if (ss->state == SS_EMPTY)
+			nd->nr_empty--;
+		mark_run(ss, (unsigned)first, npages, cls);
+		ss->nfree_pages -= npages;
+		ss->state = SS_ACTIVE;
+		if (!ss->nfree_pages) {
+			ss_list_del(&nd->active, ss);
+			ss->state = SS_FULL;
+		}
+		s = &ss->slab[first];
+		s->npages = (uint16_t)npages;
+		s->cls = (uint8_t)cls;
+		s->freelist = NULL;
+		s->next = s->prev = NULL;
+		s->used = s->capacity = s->carved = 0;
+		s->state = SLAB_UNUSED;
+	}
+	hm_unlock(&nd->lock);
+	return s;
+}
+
+void ss_free_pages(struct slab *s)
+{
+	struct superslab *ss = slab_ss(s);
+	struct hm_node *nd = node_of_ss(ss);
+	unsigned first = slab_first_page(s);
+
+	hm_lock(&nd->lock);
+	clear_run(ss, first, s->npages);
+	s->state = SLAB_UNUSED;
+	if (ss->state == SS_FULL) {
+		ss->state = SS_ACTIVE;
+		ss_list_add(&nd->active, ss);
+	}
+	ss->nfree_pages += s->npages;
+	if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
+		if (nd->nr_empty < (uint32_t)hm_opt.reserve_ss) {
+			ss->state = SS_EMPTY;
+			nd->nr_empty++;
+		} else {
+			ss_release(ss);
+		}
+	}
+	hm_unlock(&nd->lock);
+}
+
+bool ss_resize_pages(struct slab *s, unsigned npages)
+{
+	struct superslab *ss = slab_ss(s);
+	struct hm_node *nd = node_of_ss(ss);
+	unsigned first = slab_first_page(s), old = s->npages;
+	bool ok = true;
+
+	hm_lock(&nd->lock);
+	if (npages > old) {
+		if (first + npages > HM_SS_PAGES ||
+		    next_used(ss, first + old, first + npages) != first + npages) {
+			ok = false;
+		} else {
+			for (unsigned p = first + old; p < first + npages; p++) {
+				ss->page_map[p / 64] |= 1UL << (p % 64);
+				ss->page_delta[p] = (uint8_t)(p - first);
+				ss->page_cls[p] = s->cls;
+			}
+			ss->nfree_pages -= npages - old;
+			if (!ss->nfree_pages && ss->state != SS_FULL) {
+				ss_list_del(&nd->active, ss);
+				ss->state = SS_FULL;
+			}
+		}
+	} else if (npages < old) {
+		clear_run(ss, first + npages, old - npages);
+		ss->nfree_pages += old - npages;
+		if (ss->state == SS_FULL) {
+			ss->state = SS_ACTIVE;
+			ss_list_add(&nd->active, ss);
+		}
+	}
+	if (ok)
+		s->npages = (uint16_t)npages;
+	hm_unlock(&nd->lock);
+	return ok;
+}
+
+size_t ss_trim(unsigned node)
+{
+	struct hm_node *nd = &hm_heap.node[node];
+	struct superslab *ss, *next;
+	size_t released = 0;
+
+	hm_lock(&nd->lock);
+	for (ss = nd->active; ss; ss = next) {
+		next = ss->next;
+		if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
+			if (ss->state == SS_EMPTY)
+				nd->nr_empty--;
+			ss_release(ss);
+			released += HM_SS_SIZE;
+		}
+	}
+	hm_unlock(&nd->lock);
+	return released;
+}
+
+void ss_fork_prepare(void)
+{
+	for (unsigned n = 0; n < hm_heap.nr_nodes; n++)
+		hm_lock(&hm_heap.node[n].lock);
+}
+
+void ss_fork_parent(void)
+{
+	for (unsigned n = hm_heap.nr_nodes; n-- > 0;)
+		hm_unlock(&hm_heap.node[n].lock);
+}
+
+void ss_fork_child(void)
+{
+	for (unsigned n = 0; n < hm_heap.nr_nodes; n++)
+		hm_lock_reset(&hm_heap.node[n].lock);
+}
