@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The test suite: everything `make check` runs, in one prove(1) session per
+# part, so each part's TAP is summed up and the last lines say PASS or FAIL.
+#
+#   tools/testing/run-tests.sh OBJTREE [--quick] [--only PART]
+#
+# Parts: unit, selftests, selftests-central (the same selftests with the
+# per-CPU caches off), stress, preload (real programs), bench-smoke.
+set -u
+objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
+shift
+srctree=$(cd "$(dirname "$0")/../.." && pwd)
+only=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--only) only=$2; shift ;;
+	*) echo "run-tests.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+export HAKMEM_LIB=$objtree/libhakmem.so
+export HAKMEM_OBJTREE=$objtree
+[ -f "$HAKMEM_LIB" ] || { echo "run-tests.sh: $HAKMEM_LIB not built" >&2; exit 2; }
+exec_helper=$srctree/tools/testing/tap-exec
+
+failed=()
+passed=()
+
+part() {
+	local name=$1; shift
+	[ -n "$only" ] && [ "$only" != "$name" ] && return 0
+	if [ $# -eq 0 ]; then
+		echo "== $name: nothing to run"
+		return 0
+	fi
+	echo "== $name"
+	if prove --timer -e "$exec_helper" "$@"; then
+		passed+=("$name")
+	else
+		failed+=("$name")
+	fi
+}
+
+list() {	# list DIR PATTERN: the matching files, sorted
+	local d=$1 pat=$2
+	[ -d "$d" ] || return 0
+	find "$d" -maxdepth 1 -type f -name "$pat" -perm -u+x | sort
+}
+
+part unit $(list "$objtree/tools/testing/unit" 'test_*')
+part selftests $(list "$objtree/tools/testing/selftests" '*')
+HAKMEM_PCPU=0 part selftests-central $(list "$objtree/tools/testing/selftests" '*')
+part stress $(list "$objtree/tools/testing/stress" '*')
+part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
+if [ -x "$srctree/tools/bench/smoke.sh" ]; then
+	part bench-smoke "$srctree/tools/bench/smoke.sh"
+fi
+
+echo
+echo "parts passed: ${passed[*]:-none}"
+echo "parts failed: ${failed[*]:-none}"
+echo "${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
