@@ -7,9 +7,11 @@
  * bounded by (step - 1) / class size: under 1/8 for n <= 128 apart from the
  * sub-16-byte requests, and under 1/5 above 128.
  *
- * Slab length: the fewest pages (1..HM_SLAB_MAX_PAGES) that hold at least
- * HM_SLAB_MIN_OBJECTS objects and waste at most 1/16 of the slab at its
- * tail; failing that, the length with the least waste.
+ * Slab length: the fewest pages (1..HM_SLAB_MAX_PAGES) that span at least
+ * HM_SLAB_MIN_BYTES, hold at least HM_SLAB_MIN_OBJECTS objects and waste at
+ * most 1/16 of the slab at its tail; failing that, the length with the
+ * least waste.  16 KiB keeps a refill of half a per-CPU cache inside one
+ * or two slabs for every class.
  *
  * Per-CPU capacity: HM_PCPU_CLASS_BYTES worth of objects, clamped to
  * [HM_PCPU_MIN_OBJECTS, HM_PCPU_MAX_OBJECTS].
@@ -49,7 +51,7 @@ static unsigned slab_pages(uint32_t size)
 		size_t bytes = p * HM_PAGE_SIZE;
 		size_t waste = bytes % size;
 
-		if (bytes / size < HM_SLAB_MIN_OBJECTS)
+		if (bytes / size < HM_SLAB_MIN_OBJECTS || bytes < HM_SLAB_MIN_BYTES)
 			continue;
 		if (waste * 16 <= bytes)
 			return p;

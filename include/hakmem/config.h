@@ -39,6 +39,7 @@
 #define HM_NCLASS		40
 #define HM_SMALL_MAX		32768UL
 #define HM_SLAB_MIN_OBJECTS	8
+#define HM_SLAB_MIN_BYTES	(16UL << 10)
 #define HM_SLAB_MAX_PAGES	64
 
 /*
