@@ -31,7 +31,7 @@ static const struct option_desc options[] = {
 	  "report start-up facts and the first fallback of each kind" },
 	{ "HAKMEM_THP", &hm_opt.thp, 1, 0, 1, off_on,
 	  "back superslabs with transparent hugepages (madvise)" },
-	{ "HAKMEM_REGION_GB", &hm_opt.region_gb, 1024, 1, 1024, NULL,
+	{ "HAKMEM_REGION_GB", &hm_opt.region_gb, 4096, 1, 4096, NULL,
 	  "virtual address space reserved per NUMA node, in GiB" },
 	{ "HAKMEM_RESERVE_SS", &hm_opt.reserve_ss, 1, 0, 64, NULL,
 	  "empty superslabs kept committed per node instead of released" },

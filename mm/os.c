@@ -123,6 +123,14 @@ void os_probe(void)
 	if (os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) > 0)
 		os_caps.thp = !strstr(buf, "[never]");
 	os_caps.vma_names = 1;		/* until the kernel says otherwise */
+
+	{
+		struct rlimit rl;
+
+		os_caps.as_limit = 0;
+		if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			os_caps.as_limit = rl.rlim_cur;
+	}
 }
 
 int os_reserve(size_t len, size_t align, void **out)

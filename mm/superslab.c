@@ -58,6 +58,9 @@ int heap_setup(void)
 	size_t chunk_bytes, node_bytes, cpu_bytes;
 	int err = -1;
 
+	/* Under a finite RLIMIT_AS the reservation counts: take half of it. */
+	if (os_caps.as_limit && want > os_caps.as_limit / 2 / nodes)
+		want = os_caps.as_limit / 2 / nodes;
 	while (shift > HM_REGION_SHIFT_MIN && (1UL << shift) > want)
 		shift--;
 	for (; shift >= HM_REGION_SHIFT_MIN; shift--) {

@@ -23,11 +23,12 @@
  * Node region: the virtual range reserved (PROT_NONE, nothing committed) per
  * NUMA node at start-up.  Superslabs and huge objects of that node are carved
  * from it, so "is this ours" and "which node" are subtractions and shifts.
- * The default is 1 TiB per node; HAKMEM_REGION_GB can lower it and start-up
- * halves it while the reservation fails (e.g. under a ulimit -v).
+ * The default is 4 TiB per node; HAKMEM_REGION_GB can lower it, a finite
+ * RLIMIT_AS caps the whole reservation at half the limit, and start-up
+ * halves it while the reservation fails, down to 16 MiB per node.
  */
-#define HM_REGION_SHIFT_MAX	40
-#define HM_REGION_SHIFT_MIN	30
+#define HM_REGION_SHIFT_MAX	42
+#define HM_REGION_SHIFT_MIN	24
 #define HM_MAX_NODES		64
 #define HM_MAX_CPUS		4096
 

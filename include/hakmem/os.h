@@ -23,6 +23,7 @@ struct os_caps {
 	unsigned	nr_nodes;		/* possible NUMA nodes */
 	int		thp;			/* THP usable with madvise */
 	int		vma_names;		/* PR_SET_VMA_ANON_NAME works */
+	size_t		as_limit;		/* RLIMIT_AS, 0 when unlimited */
 	unsigned short	cpu_node[HM_MAX_CPUS];	/* node of each possible CPU */
 };
 
