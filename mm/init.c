@@ -14,6 +14,10 @@
  * (pcpu caches, central lists, nodes); the parent releases them and the
  * child resets them, so the child of a threaded program finds the heap
  * consistent and unlocked.
+ *
+ * Exit: with HAKMEM_STATS the destructor prints the summary, on normal exit
+ * (exit() or a return from main); a program that leaves with _exit() or a
+ * signal prints nothing.
  */
 #include <pthread.h>
 #include "hakmem/internal.h"
@@ -21,6 +25,11 @@
 
 int hm_init_state;
 static int init_owner;
+/*
+ * Where the exit summary goes: a private copy of stderr taken at start-up,
+ * since some programs close fd 2 in their own atexit handlers.
+ */
+static int stats_fd = 2;
 
 static int heap_init(void)
 {
@@ -32,6 +41,12 @@ static int heap_init(void)
 	if (pcpu_setup())
 		return -1;
 	hm_heap.rseq_cpu = &__rseq_offset != NULL && (int)pcpu_rseq_cpu_id() >= 0;
+	if (hm_opt.stats) {
+		int fd = os_dup_high(2);
+
+		if (fd >= 0)
+			stats_fd = fd;
+	}
 	return 0;
 }
 
@@ -101,5 +116,5 @@ __attribute__((constructor)) static void hakmem_ctor(void)
 __attribute__((destructor)) static void hakmem_dtor(void)
 {
 	if (READ_ONCE(hm_init_state) == HM_INIT_DONE && hm_opt.stats)
-		stats_print(2);
+		stats_print(stats_fd);
 }

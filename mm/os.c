@@ -359,6 +359,15 @@ long os_write(int fd, const void *buf, size_t len)
 	return (long)done;
 }
 
+int os_dup_high(int fd)
+{
+	int saved = errno, r;
+
+	r = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+	errno = saved;
+	return r;
+}
+
 void os_abort(void)
 {
 	abort();

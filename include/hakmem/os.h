@@ -70,6 +70,8 @@ int os_gettid(void);
 int os_getcpu(void);
 void os_yield(void);
 long os_write(int fd, const void *buf, size_t len);
+/* A close-on-exec duplicate of fd numbered 64 or above, or -1. */
+int os_dup_high(int fd);
 /* Read a small file into buf (NUL-terminated); returns length or -errno. */
 long os_read_file(const char *path, char *buf, size_t len);
 __attribute__((noreturn)) void os_abort(void);

@@ -4,7 +4,7 @@
 #
 #   tools/testing/run-tests.sh OBJTREE [--quick] [--only PART]
 #
-# Parts: unit, selftests, selftests-central (the same selftests with the
+# Parts: build (the build system), unit, selftests, selftests-central (the same selftests with the
 # per-CPU caches off), stress, preload (real programs), bench-smoke.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
@@ -48,6 +48,7 @@ list() {	# list DIR PATTERN: the matching files, sorted
 	find "$d" -maxdepth 1 -type f -name "$pat" -perm -u+x | sort
 }
 
+part build "$srctree/tools/testing/build/build.sh"
 part unit $(list "$objtree/tools/testing/unit" 'test_*')
 part selftests $(list "$objtree/tools/testing/selftests" '*')
 HAKMEM_PCPU=0 part selftests-central $(list "$objtree/tools/testing/selftests" '*')
