@@ -21,17 +21,37 @@
 #include <string.h>
 #include "hakmem/internal.h"
 #include "hakmem/percpu.h"
+#include <asm/rseq-abi.h>
 
 /* Before start-up, and with HAKMEM_PCPU=0: a cache that is always busy. */
 static struct pcpu_cache busy_cache = { .lock = { 1 } };
-struct pcpu_cache *pcpu_busy_table[1] = { &busy_cache };
 
 static uint64_t direct_alloc[HM_NCLASS], direct_free[HM_NCLASS];
 
-unsigned pcpu_cpu_slow(void)
-{
-	unsigned n = hm_heap.nr_cpus;
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+/* What cpu_off points at when the CPU must come from getcpu. */
+static __thread int no_cpu __attribute__((tls_model("initial-exec"))) = -1;
 
+void pcpu_set_cpu_source(bool rseq)
+{
+	char *tp = __builtin_thread_pointer();
+
+	if (rseq && &__rseq_offset != NULL &&
+	    (int)pcpu_tp_read_int(__rseq_offset + RSEQ_OFF_CPU_ID) >= 0) {
+		hm_heap.cpu_off = __rseq_offset + RSEQ_OFF_CPU_ID;
+		hm_heap.rseq_cpu = 1;
+	} else {
+		hm_heap.cpu_off = (char *)&no_cpu - tp;
+		hm_heap.rseq_cpu = 0;
+	}
+}
+
+unsigned pcpu_current_cpu(void)
+{
+	unsigned cpu = pcpu_cpu_raw(), n = hm_heap.nr_cpus;
+
+	if (likely(cpu < n))
+		return cpu;
 	if (!n)
 		return 0;
 	return (unsigned)os_getcpu() % n;
@@ -41,7 +61,7 @@ int pcpu_setup(void)
 {
 	size_t one = ALIGN_UP(sizeof(struct pcpu_cache) + hm_pcpu_slots * sizeof(void *),
 			      HM_CACHELINE);
-	size_t table = ALIGN_UP(hm_heap.nr_cpus * sizeof(void *), HM_CACHELINE);
+	size_t table = ALIGN_UP(os_caps.nr_cpus * sizeof(void *), HM_CACHELINE);
 	char *mem;
 	void *m;
 	int err;
@@ -52,16 +72,16 @@ int pcpu_setup(void)
 		if (err)
 			return err;
 		hm_heap.pcpu = m;
-		for (unsigned c = 0; c < hm_heap.nr_cpus; c++)
+		for (unsigned c = 0; c < os_caps.nr_cpus; c++)
 			hm_heap.pcpu[c] = &busy_cache;
 		return 0;
 	}
-	err = os_map_meta(ALIGN_UP(table + one * hm_heap.nr_cpus, HM_PAGE_SIZE), &m);
+	err = os_map_meta(ALIGN_UP(table + one * os_caps.nr_cpus, HM_PAGE_SIZE), &m);
 	if (err)
 		return err;
 	mem = m;
 	hm_heap.pcpu = m;
-	for (unsigned c = 0; c < hm_heap.nr_cpus; c++) {
+	for (unsigned c = 0; c < os_caps.nr_cpus; c++) {
 		struct pcpu_cache *pc = (struct pcpu_cache *)(mem + table + one * c);
 
 		pc->node = hm_heap.cpu_node[c];

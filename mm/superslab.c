@@ -35,8 +35,7 @@
 #include <string.h>
 #include "hakmem/internal.h"
 
-extern struct pcpu_cache *pcpu_busy_table[1];
-struct hm_heap hm_heap = { .pcpu = pcpu_busy_table };
+struct hm_heap hm_heap;
 struct hm_gauges hm_gauge;
 
 static uint32_t chunks_per_node(void)
@@ -75,11 +74,10 @@ int heap_setup(void)
 	hm_heap.region_shift = shift;
 	hm_heap.span = (uintptr_t)nodes << shift;
 	hm_heap.nr_nodes = nodes;
-	hm_heap.nr_cpus = os_caps.nr_cpus;
 
 	chunk_bytes = ALIGN_UP((size_t)nodes * chunks_per_node() * sizeof(uint32_t), HM_PAGE_SIZE);
 	node_bytes = ALIGN_UP(nodes * sizeof(struct hm_node), HM_PAGE_SIZE);
-	cpu_bytes = ALIGN_UP(hm_heap.nr_cpus * sizeof(uint16_t), HM_PAGE_SIZE);
+	cpu_bytes = ALIGN_UP(os_caps.nr_cpus * sizeof(uint16_t), HM_PAGE_SIZE);
 	err = os_map_meta(chunk_bytes + node_bytes + cpu_bytes, &meta);
 	if (err)
 		return err;
@@ -88,7 +86,7 @@ int heap_setup(void)
 	hm_heap.cpu_node = (uint16_t *)((char *)meta + chunk_bytes + node_bytes);
 	for (unsigned n = 0; n < nodes; n++)
 		hm_heap.node[n].base = hm_heap.base + ((uintptr_t)n << shift);
-	for (unsigned c = 0; c < hm_heap.nr_cpus; c++)
+	for (unsigned c = 0; c < os_caps.nr_cpus; c++)
 		hm_heap.cpu_node[c] = os_caps.cpu_node[c] < nodes ? os_caps.cpu_node[c] : 0;
 	return 0;
 }

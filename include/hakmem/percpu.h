@@ -8,7 +8,7 @@
  *   pcpu_alloc(cls)      pop an object of class cls, or NULL: take the slow path
  *   pcpu_free(cls, p)    push p, or false: take the slow path
  *
- * This generic implementation finds the CPU (from the rseq area glibc
+ * This generic implementation finds the CPU (cpu_id of the rseq area glibc
  * registered, else getcpu) and guards the cache with a trylock, so a thread
  * preempted or migrated inside the critical section only makes another
  * thread on that CPU fall through to the central lists; it never blocks.
@@ -42,34 +42,30 @@ struct pcpu_cache {
 	void		*slot[];	/* per-class stacks, see size_class.pcpu_off */
 } __cacheline_aligned;
 
-extern const ptrdiff_t __rseq_offset __attribute__((weak));
-
-#ifdef HAVE_ARCH_RSEQ_CPU_ID
-#define pcpu_rseq_cpu_id()	arch_rseq_cpu_id(__rseq_offset)
+#ifdef HAVE_ARCH_TP_READ_INT
+#define pcpu_tp_read_int(off)	arch_tp_read_int(off)
 #else
-#include <linux/rseq.h>
-#define pcpu_rseq_cpu_id()	\
-	READ_ONCE(((struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset))->cpu_id)
+#define pcpu_tp_read_int(off)	\
+	(*(volatile int *)((char *)__builtin_thread_pointer() + (off)))
 #endif
 
-/* The CPU from getcpu, clamped to the possible CPUs (0 before start-up). */
-unsigned pcpu_cpu_slow(void);
-
 /*
- * The CPU the calling thread runs on (it may migrate right after; that is
- * harmless, the cache is locked).  glibc keeps cpu_id current in the rseq
- * area it registered; without registration the id is negative.
+ * The CPU the calling thread runs on, as a raw value: hm_heap.cpu_off
+ * points either at cpu_id in the rseq area glibc registered (kept current
+ * by the kernel) or at a thread-local -1.  Anything >= nr_cpus (also before
+ * start-up, when nr_cpus is 0) means "unknown": take the slow path.  The
+ * thread may migrate right after the read; that is harmless, the cache is
+ * locked.
  */
-static __always_inline unsigned pcpu_current_cpu(void)
+static __always_inline unsigned pcpu_cpu_raw(void)
 {
-	int cpu = -1;
-
-	if (likely(hm_heap.rseq_cpu))
-		cpu = pcpu_rseq_cpu_id();
-	if (unlikely((unsigned)cpu >= hm_heap.nr_cpus))
-		cpu = (int)pcpu_cpu_slow();
-	return (unsigned)cpu;
+	return (unsigned)pcpu_tp_read_int(hm_heap.cpu_off);
 }
+
+/* The CPU for the slow paths: never fails (getcpu when rseq has none). */
+unsigned pcpu_current_cpu(void);
+/* Take the CPU from glibc's rseq area (true) or from getcpu (false). */
+void pcpu_set_cpu_source(bool rseq);
 
 static __always_inline struct pcpu_cache *pcpu_this(void)
 {
@@ -83,14 +79,19 @@ static __always_inline struct pcpu_cache *pcpu_this(void)
 #endif
 
 /*
- * Fast paths.  Before start-up every CPU maps to a dummy cache whose lock
- * is held forever, so these fail and the slow path initialises the heap.
+ * Fast paths.  Before start-up nr_cpus is 0, so these fail and the slow
+ * path initialises the heap.  With HAKMEM_PCPU=0 every CPU maps to a cache
+ * whose lock is held forever, so they always fail.
  */
 static __always_inline void *pcpu_alloc(unsigned cls)
 {
-	struct pcpu_cache *c = pcpu_this();
+	unsigned cpu = pcpu_cpu_raw();
+	struct pcpu_cache *c;
 	void *p = NULL;
 
+	if (unlikely(cpu >= hm_heap.nr_cpus))
+		return NULL;
+	c = hm_heap.pcpu[cpu];
 	if (likely(hm_trylock(&c->lock))) {
 		unsigned n = c->count[cls];
 
@@ -106,9 +107,13 @@ static __always_inline void *pcpu_alloc(unsigned cls)
 
 static __always_inline bool pcpu_free(unsigned cls, void *p, unsigned node)
 {
-	struct pcpu_cache *c = pcpu_this();
+	unsigned cpu = pcpu_cpu_raw();
+	struct pcpu_cache *c;
 	bool done = false;
 
+	if (unlikely(cpu >= hm_heap.nr_cpus))
+		return false;
+	c = hm_heap.pcpu[cpu];
 	if (likely(hm_trylock(&c->lock))) {
 		unsigned n = c->count[cls];
 

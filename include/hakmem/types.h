@@ -171,12 +171,13 @@ struct hm_heap {
 	uintptr_t	span;		/* nr_nodes << region_shift */
 	unsigned	region_shift;
 	unsigned	nr_nodes;
-	unsigned	nr_cpus;	/* possible CPUs */
+	unsigned	nr_cpus;	/* possible CPUs; 0 until start-up is done */
 	uint32_t	*chunk;		/* chunk table, all nodes back to back */
 	struct hm_node	*node;		/* nr_nodes entries */
 	uint16_t	*cpu_node;	/* nr_cpus entries */
 	struct pcpu_cache **pcpu;	/* nr_cpus entries (see percpu.h) */
-	int		rseq_cpu;	/* glibc's rseq area gives the CPU */
+	long		cpu_off;	/* thread pointer to an int: CPU or < 0 */
+	int		rseq_cpu;	/* cpu_off points into glibc's rseq area */
 };
 
 #endif /* _HAKMEM_TYPES_H */

@@ -10,17 +10,15 @@
 #include <stddef.h>
 #include <asm/rseq-abi.h>
 
-#define HAVE_ARCH_RSEQ_CPU_ID 1
+#define HAVE_ARCH_TP_READ_INT 1
 
-/* cpu_id from the rseq area at thread-pointer offset off. */
-static inline __attribute__((always_inline)) int arch_rseq_cpu_id(ptrdiff_t off)
+/* The int at offset off from the thread pointer: one %fs-relative load. */
+static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 {
-	int cpu;
+	int v;
 
-	__asm__ __volatile__("movl %%fs:%c1(%2), %0"
-			     : "=r"(cpu)
-			     : "i"(RSEQ_OFF_CPU_ID), "r"(off));
-	return cpu;
+	__asm__ __volatile__("movl %%fs:(%1), %0" : "=r"(v) : "r"(off));
+	return v;
 }
 
 #endif /* _ASM_X86_64_PERCPU_H */
