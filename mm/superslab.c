@@ -145,6 +145,8 @@ long chunk_alloc(unsigned node, uint32_t n, uint32_t align)
 	uint32_t limit = chunks_per_node();
 	uint32_t i, first_free = UINT32_MAX, found = UINT32_MAX;
 	uint32_t old_next = nd->next_chunk;
+	/* Alignment is of the address: node regions are only 2 MiB aligned. */
+	uint32_t phase = (uint32_t)((nd->base >> HM_SS_SHIFT) % align);
 
 	if (!n || n > limit)
 		return -1;
@@ -157,7 +159,7 @@ long chunk_alloc(unsigned node, uint32_t n, uint32_t align)
 		}
 		if (first_free == UINT32_MAX)
 			first_free = i;
-		if (i % align) {
+		if ((i + phase) % align) {
 			i++;
 			continue;
 		}
@@ -171,7 +173,7 @@ long chunk_alloc(unsigned node, uint32_t n, uint32_t align)
 		i += j + 1;
 	}
 	if (found == UINT32_MAX)
-		found = ALIGN_UP(nd->next_chunk, align);
+		found = ALIGN_UP(nd->next_chunk + phase, align) - phase;
 	if (found >= limit || n > limit - found)
 		return -1;
 	for (i = 0; i < n; i++)
