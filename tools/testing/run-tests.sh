@@ -45,7 +45,7 @@ part() {
 list() {	# list DIR PATTERN: the matching files, sorted
 	local d=$1 pat=$2
 	[ -d "$d" ] || return 0
-	find "$d" -maxdepth 1 -type f -name "$pat" -perm -u+x | sort
+	find "$d" -maxdepth 1 -type f -name "$pat" ! -name '*.*' -perm -u+x | sort
 }
 
 part build "$srctree/tools/testing/build/build.sh"

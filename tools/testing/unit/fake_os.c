@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fake OS layer for the unit tests: see fake_os.h.
+ *
+ * Like the real one it never allocates and preserves errno, so the heap
+ * under test sees the same contract (include/hakmem/os.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include "hakmem/internal.h"
+#include "fake_os.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE	0x100000
+#endif
+
+struct os_caps os_caps;
+
+struct fake_os fake_os = {
+	.tier = HM_TIER_THP,
+	.reserve_exact_align = 1,
+};
+
+void fake_os_reset_counts(void)
+{
+	memset(&fake_os.calls, 0, sizeof(fake_os.calls));
+	fake_os.commit_bytes = fake_os.decommit_bytes = 0;
+	fake_os.last_commit = fake_os.last_decommit = NULL;
+	fake_os.last_commit_len = fake_os.last_decommit_len = 0;
+	fake_os.last_commit_tier = -1;
+	fake_os.last_commit_node = 0;
+	fake_os.last_move_from = fake_os.last_move_to = NULL;
+	fake_os.last_move_old_len = fake_os.last_move_new_len = 0;
+	fake_os.last_write[0] = '\0';
+}
+
+void fake_os_reset(void)
+{
+	fake_os.cpu = 0;
+	fake_os.tier = HM_TIER_THP;
+	fake_os.reserve_exact_align = 1;
+	fake_os.fail_reserve = fake_os.fail_commit = fake_os.fail_move = 0;
+	fake_os.fail_decommit = fake_os.fail_map_meta = fake_os.lose_move = 0;
+	fake_os_reset_counts();
+}
+
+/* Count down an injected failure: true when this call is the one to fail. */
+static int injected(unsigned *n)
+{
+	if (!*n)
+		return 0;
+	return --*n == 0;
+}
+
+void os_probe(void)
+{
+	static const unsigned short node_of_cpu[FAKE_NR_CPUS] = { 0, 0, 1, 1 };
+
+	fake_os.calls.probe++;
+	memset(&os_caps, 0, sizeof(os_caps));
+	os_caps.nr_cpus = FAKE_NR_CPUS;
+	os_caps.nr_nodes = FAKE_NR_NODES;
+	os_caps.thp = 1;
+	os_caps.vma_names = 0;
+	for (unsigned c = 0; c < FAKE_NR_CPUS; c++)
+		os_caps.cpu_node[c] = node_of_cpu[c];
+}
+
+int os_reserve(size_t len, size_t align, void **out)
+{
+	int saved = errno, err;
+	size_t extra = 2 * align;
+	uintptr_t p, a;
+	void *m;
+
+	fake_os.calls.reserve++;
+	if (injected(&fake_os.fail_reserve))
+		return -ENOMEM;
+	m = mmap(NULL, len + extra, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	p = (uintptr_t)m;
+	a = ALIGN_UP(p, align);
+	if (fake_os.reserve_exact_align && align >= HM_PAGE_SIZE && !(a & (2 * align - 1)))
+		a += align;		/* aligned to align, never to 2 * align */
+	if (a > p)
+		munmap(m, a - p);
+	if (p + len + extra > a + len)
+		munmap((void *)(a + len), p + len + extra - (a + len));
+	*out = (void *)a;
+	errno = saved;
+	return 0;
+}
+
+int os_commit(void *addr, size_t len, int tier, unsigned node)
+{
+	int saved = errno, err;
+	void *m;
+
+	fake_os.calls.commit++;
+	fake_os.last_commit_tier = tier;
+	fake_os.last_commit_node = node;
+	if (injected(&fake_os.fail_commit))
+		return -ENOMEM;
+	m = mmap(addr, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	fake_os.last_commit = addr;
+	fake_os.last_commit_len = len;
+	fake_os.commit_bytes += len;
+	errno = saved;
+	return fake_os.tier > tier ? fake_os.tier : tier;
+}
+
+int os_map_meta(size_t len, void **out)
+{
+	int saved = errno, err;
+	void *m;
+
+	fake_os.calls.map_meta++;
+	if (injected(&fake_os.fail_map_meta))
+		return -ENOMEM;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	*out = m;
+	errno = saved;
+	return 0;
+}
+
+int os_decommit(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	fake_os.calls.decommit++;
+	if (injected(&fake_os.fail_decommit))
+		return -ENOMEM;
+	if (mmap(addr, len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+		err = -errno;
+	if (!err) {
+		fake_os.last_decommit = addr;
+		fake_os.last_decommit_len = len;
+		fake_os.decommit_bytes += len;
+	}
+	errno = saved;
+	return err;
+}
+
+int os_purge(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	fake_os.calls.purge++;
+	if (madvise(addr, len, MADV_DONTNEED) != 0)
+		err = -errno;
+	errno = saved;
+	return err;
+}
+
+int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len)
+{
+	int saved = errno, err = 0;
+	void *m;
+
+	fake_os.calls.move++;
+	if (injected(&fake_os.fail_move))
+		return -ENOMEM;
+	m = mremap(old_addr, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	fake_os.last_move_from = old_addr;
+	fake_os.last_move_to = new_addr;
+	fake_os.last_move_old_len = old_len;
+	fake_os.last_move_new_len = new_len;
+	m = mmap(old_addr, old_len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m != old_addr) {
+		if (m != MAP_FAILED)
+			munmap(m, old_len);
+		err = -EEXIST;
+	}
+	if (injected(&fake_os.lose_move))
+		err = -EEXIST;		/* as if a stranger had taken the old range */
+	errno = saved;
+	return err;
+}
+
+long os_peak_rss_kib(void)
+{
+	struct rusage ru;
+	int saved = errno;
+	long r = -1;
+
+	fake_os.calls.peak_rss++;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		r = ru.ru_maxrss;
+	errno = saved;
+	return r;
+}
+
+long os_rss_kib(void)
+{
+	char buf[128];
+	const char *s = buf;
+	long pages = 0;
+
+	fake_os.calls.rss++;
+	if (os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
+		return -1;
+	while (*s && *s != ' ')
+		s++;
+	while (*s == ' ')
+		s++;
+	while (*s >= '0' && *s <= '9')
+		pages = pages * 10 + (*s++ - '0');
+	return pages * (long)(HM_PAGE_SIZE >> 10);
+}
+
+int os_futex_wait(int *addr, int val)
+{
+	int saved = errno;
+	long r;
+
+	fake_os.calls.futex_wait++;
+	r = syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	errno = saved;
+	return r < 0 ? -1 : 0;
+}
+
+int os_futex_wake(int *addr, int nr)
+{
+	int saved = errno;
+	long r;
+
+	fake_os.calls.futex_wake++;
+	r = syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, nr, NULL, NULL, 0);
+	errno = saved;
+	return (int)r;
+}
+
+int os_gettid(void)
+{
+	fake_os.calls.gettid++;
+	return (int)syscall(SYS_gettid);
+}
+
+int os_getcpu(void)
+{
+	fake_os.calls.getcpu++;
+	return (int)fake_os.cpu;
+}
+
+void os_yield(void)
+{
+	fake_os.calls.yield++;
+	sched_yield();
+}
+
+long os_write(int fd, const void *buf, size_t len)
+{
+	int saved = errno;
+	const char *p = buf;
+	size_t done = 0, keep;
+
+	fake_os.calls.write++;
+	keep = MIN(len, sizeof(fake_os.last_write) - 1);
+	memcpy(fake_os.last_write, buf, keep);
+	fake_os.last_write[keep] = '\0';
+	if (fd == 1)
+		fd = 2;			/* stdout is the TAP stream */
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	errno = saved;
+	return (long)done;
+}
+
+int os_dup_high(int fd)
+{
+	int saved = errno, r;
+
+	fake_os.calls.dup_high++;
+	r = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+	errno = saved;
+	return r;
+}
+
+long os_read_file(const char *path, char *buf, size_t len)
+{
+	int saved = errno, fd;
+	long n, total = 0;
+
+	fake_os.calls.read_file++;
+	if (!len)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		n = -errno;
+		errno = saved;
+		return n;
+	}
+	while ((size_t)total + 1 < len) {
+		n = read(fd, buf + total, len - 1 - total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		total += n;
+	}
+	buf[total] = '\0';
+	close(fd);
+	errno = saved;
+	return total;
+}
+
+void os_abort(void)
+{
+	fake_os.calls.abort++;
+	abort();
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fake OS layer the unit tests link instead of mm/os.o.
+ *
+ * Every function of include/hakmem/os.h is implemented on real mappings
+ * (mmap/mremap), so the memory the heap hands out is real, but:
+ *
+ *   - each call is counted in fake_os.calls;
+ *   - fake_os.fail_<op> = N makes the N-th next call of <op> fail with
+ *     -ENOMEM (1: the very next one), for reserve, commit, move, decommit
+ *     and map_meta;
+ *   - os_commit reports fake_os.tier (or the tier asked for, if worse);
+ *   - the topology is fixed: FAKE_NR_CPUS CPUs on FAKE_NR_NODES nodes,
+ *     CPUs 0,1 on node 0 and CPUs 2,3 on node 1; os_getcpu() returns
+ *     fake_os.cpu, so a test can pretend to run anywhere (the heap asks
+ *     getcpu only when hm_heap.rseq_cpu is 0, see unit_on_cpu());
+ *   - os_reserve hands out ranges aligned to what was asked and, with
+ *     fake_os.reserve_exact_align (the default), never to twice that: the
+ *     weakest alignment the contract allows, so code that silently relies
+ *     on a stronger one fails every time instead of now and then;
+ *   - os_write to stdout goes to stderr (stdout carries the TAP stream)
+ *     and the last message written is kept in fake_os.last_write.
+ */
+#ifndef _UNIT_FAKE_OS_H
+#define _UNIT_FAKE_OS_H
+
+#include <stddef.h>
+#include "hakmem/os.h"
+
+#define FAKE_NR_CPUS	4
+#define FAKE_NR_NODES	2
+
+struct fake_os_calls {
+	unsigned long	probe, reserve, commit, map_meta, decommit, purge, move;
+	unsigned long	peak_rss, rss, futex_wait, futex_wake, gettid, getcpu;
+	unsigned long	yield, write, dup_high, read_file, abort;
+};
+
+struct fake_os {
+	/* Behaviour, set by tests. */
+	unsigned	cpu;			/* what os_getcpu() returns */
+	int		tier;			/* tier os_commit() obtains */
+	int		reserve_exact_align;	/* see above */
+	unsigned	fail_reserve;		/* N: the N-th next call fails */
+	unsigned	fail_commit;
+	unsigned	fail_move;
+	unsigned	fail_decommit;
+	unsigned	fail_map_meta;
+	unsigned	lose_move;		/* N: the N-th next move returns -EEXIST
+						 * (moved, old range "taken") */
+
+	/* What happened. */
+	struct fake_os_calls calls;
+	size_t		commit_bytes;		/* sum of successful commits */
+	size_t		decommit_bytes;		/* sum of successful decommits */
+	void		*last_commit;
+	size_t		last_commit_len;
+	int		last_commit_tier;	/* the tier asked for */
+	unsigned	last_commit_node;
+	void		*last_decommit;
+	size_t		last_decommit_len;
+	void		*last_move_from, *last_move_to;
+	size_t		last_move_old_len, last_move_new_len;
+	char		last_write[256];
+};
+
+extern struct fake_os fake_os;
+
+/* Zero the counters and the "last" records; behaviour settings stay. */
+void fake_os_reset_counts(void);
+/* Back to the defaults: CPU 0, HM_TIER_THP, no failures, counters zeroed. */
+void fake_os_reset(void);
+
+#endif /* _UNIT_FAKE_OS_H */

@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The back end (mm/superslab.c): page runs inside superslabs, superslabs
+ * coming and going, run resizing, the chunk table.
+ */
+#include <string.h>
+
+#include "unit.h"
+
+#define CLS_A	5
+#define CLS_B	7
+
+static unsigned cpn(void)
+{
+	return unit_chunks_per_node();
+}
+
+/*
+ * Runs are at most 256 pages (page_delta is one byte; large objects and
+ * slabs stay below that), so a whole superslab takes two runs.
+ */
+#define HALF_SS		(HM_SS_USABLE_PAGES / 2)
+
+static struct superslab *take_whole_ss(unsigned node, struct slab *run[2])
+{
+	run[0] = ss_alloc_pages(node, HALF_SS, 1, PAGE_CLS_LARGE);
+	run[1] = ss_alloc_pages(node, HM_SS_USABLE_PAGES - HALF_SS, 1, PAGE_CLS_LARGE);
+	ck_assert_ptr_nonnull(run[0]);
+	ck_assert_ptr_nonnull(run[1]);
+	ck_assert_ptr_eq(slab_ss(run[0]), slab_ss(run[1]));
+	ck_assert_uint_eq(slab_ss(run[0])->state, SS_FULL);
+	return slab_ss(run[0]);
+}
+
+static void give_whole_ss(struct slab *run[2])
+{
+	ss_free_pages(run[0]);
+	ss_free_pages(run[1]);
+}
+
+static void check_run(const struct slab *s, unsigned npages, unsigned cls)
+{
+	const struct superslab *ss = slab_ss(s);
+	unsigned first = slab_first_page(s);
+
+	ck_assert_uint_eq(s->npages, npages);
+	ck_assert_uint_eq(s->cls, cls);
+	ck_assert_uint_eq(s->state, SLAB_UNUSED);
+	ck_assert_uint_eq(s->used, 0);
+	ck_assert_ptr_null(s->freelist);
+	for (unsigned k = 0; k < npages; k++) {
+		unit_assert(unit_page_used(ss, first + k), "page %u of the run is free", first + k);
+		unit_assert(ss->page_cls[first + k] == cls, "page %u class %u, want %u",
+			    first + k, ss->page_cls[first + k], cls);
+		unit_assert(ss->page_delta[first + k] == k, "page %u delta %u, want %u",
+			    first + k, ss->page_delta[first + k], k);
+	}
+}
+
+START_TEST(runs_are_carved_first_fit)
+{
+	struct slab *a, *b, *c;
+	struct superslab *ss;
+
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	a = ss_alloc_pages(0, 3, 1, CLS_A);
+	ck_assert_ptr_nonnull(a);
+	ss = slab_ss(a);
+	ck_assert_uint_eq(fake_os.calls.commit, 1);
+	ck_assert_ptr_eq(fake_os.last_commit, ss);
+	ck_assert_uint_eq(fake_os.last_commit_len, HM_SS_SIZE);
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
+	ck_assert_uint_eq(ss->tier, HM_TIER_THP);
+	ck_assert_uint_eq(ss->node, 0);
+	ck_assert_uint_eq(ss->chunk, 0);
+	ck_assert_uint_eq(unit_chunk_kind(0, 0), CHUNK_SS);
+	ck_assert_ptr_eq(hm_heap.node[0].active, ss);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 1);
+	ck_assert_int_eq(hm_gauge.committed, (int64_t)HM_SS_SIZE);
+	ck_assert_uint_eq(slab_first_page(a), HM_SS_HDR_PAGES);
+	check_run(a, 3, CLS_A);
+	ck_assert_uint_eq(ss->nfree_pages, HM_SS_USABLE_PAGES - 3);
+	unit_check_node(0);
+
+	b = ss_alloc_pages(0, 2, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(b), ss);
+	ck_assert_uint_eq(slab_first_page(b), HM_SS_HDR_PAGES + 3);
+	check_run(b, 2, CLS_B);
+	check_run(a, 3, CLS_A);
+	ck_assert_uint_eq(ss->nfree_pages, HM_SS_USABLE_PAGES - 5);
+	ck_assert_uint_eq(fake_os.calls.commit, 1);
+	unit_check_node(0);
+
+	/* A freed run's pages are free again and are the first fit. */
+	ss_free_pages(a);
+	for (unsigned p = HM_SS_HDR_PAGES; p < HM_SS_HDR_PAGES + 3; p++) {
+		ck_assert(!unit_page_used(ss, p));
+		ck_assert_uint_eq(ss->page_cls[p], PAGE_CLS_FREE);
+	}
+	ck_assert_uint_eq(ss->nfree_pages, HM_SS_USABLE_PAGES - 2);
+	unit_check_node(0);
+	c = ss_alloc_pages(0, 2, 1, CLS_B);
+	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES);
+	c = ss_alloc_pages(0, 2, 1, CLS_B);	/* one page left in the hole: skip it */
+	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES + 5);
+	c = ss_alloc_pages(0, 1, 1, CLS_A);
+	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES + 2);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(runs_honour_alignment)
+{
+	static const struct { unsigned npages, align, want; } step[] = {
+		{ 1, 1, HM_SS_HDR_PAGES },	/* 6 */
+		{ 4, 8, 8 },
+		{ 1, 1, HM_SS_HDR_PAGES + 1 },	/* the gap before 8 */
+		{ 3, 4, 12 },
+		{ 2, 16, 16 },
+		{ 1, 256, 256 },
+		{ 64, 64, 64 },
+		{ 1, 2, 18 },
+		{ 4, 128, 128 },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(step); i++) {
+		struct slab *s = ss_alloc_pages(0, step[i].npages, step[i].align, CLS_A);
+		unsigned first;
+
+		ck_assert_ptr_nonnull(s);
+		first = slab_first_page(s);
+		ck_assert_msg(first == step[i].want, "step %u: run of %u aligned %u at page %u, want %u",
+			      i, step[i].npages, step[i].align, first, step[i].want);
+		ck_assert_uint_eq(slab_start(s) % (step[i].align * HM_PAGE_SIZE), 0);
+		check_run(s, step[i].npages, CLS_A);
+		unit_check_node(0);
+	}
+	ck_assert_uint_eq(fake_os.calls.commit, 1);
+	/* Align 0 means 1. */
+	ck_assert_uint_eq(slab_first_page(ss_alloc_pages(0, 1, 0, CLS_A)), 15);
+}
+END_TEST
+
+START_TEST(full_superslab_then_a_new_one)
+{
+	struct superslab *ss = NULL;
+	struct slab *s;
+	unsigned n = 0;
+
+	/* 506 usable pages = 46 runs of 11. */
+	ck_assert_uint_eq(HM_SS_USABLE_PAGES % 11, 0);
+	for (;;) {
+		s = ss_alloc_pages(0, 11, 1, CLS_A);
+		ck_assert_ptr_nonnull(s);
+		if (!ss)
+			ss = slab_ss(s);
+		if (slab_ss(s) != ss)
+			break;
+		n++;
+		ck_assert_uint_eq(fake_os.calls.commit, 1);
+		unit_check_node(0);
+	}
+	ck_assert_uint_eq(n, HM_SS_USABLE_PAGES / 11);
+	ck_assert_uint_eq(ss->nfree_pages, 0);
+	ck_assert_uint_eq(ss->state, SS_FULL);
+	ck_assert_uint_eq(fake_os.calls.commit, 2);
+	ck_assert_ptr_eq(hm_heap.node[0].active, slab_ss(s));
+	ck_assert_ptr_null(slab_ss(s)->next);
+	ck_assert_uint_eq(slab_ss(s)->chunk, 1);
+	ck_assert_uint_eq(slab_first_page(s), HM_SS_HDR_PAGES);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 2);
+	unit_check_node(0);
+
+	/* A run freed in the full one: back on the list, and used first-fit. */
+	ss_free_pages(&ss->slab[HM_SS_HDR_PAGES + 11]);
+	ck_assert_uint_eq(ss->state, SS_ACTIVE);
+	unit_check_node(0);
+	s = ss_alloc_pages(0, 11, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(s), ss);
+	ck_assert_uint_eq(slab_first_page(s), HM_SS_HDR_PAGES + 11);
+	ck_assert_uint_eq(ss->state, SS_FULL);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(empty_superslabs_beyond_the_reserve_are_released)
+{
+	struct slab *s[3][2];
+	struct superslab *ss[3];
+	size_t committed;
+
+	ck_assert_int_eq(hm_opt.reserve_ss, 1);
+	for (unsigned i = 0; i < 3; i++)
+		ss[i] = take_whole_ss(0, s[i]);
+	ck_assert_uint_eq(fake_os.calls.commit, 3);
+	ck_assert_ptr_null(hm_heap.node[0].active);
+	committed = (size_t)hm_gauge.committed;
+	unit_check_node(0);
+
+	give_whole_ss(s[0]);		/* kept: the one spare */
+	ck_assert_uint_eq(fake_os.calls.decommit, 0);
+	ck_assert_uint_eq(ss[0]->state, SS_EMPTY);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 1);
+	ck_assert_uint_eq(ss[0]->nfree_pages, HM_SS_USABLE_PAGES);
+	unit_check_node(0);
+
+	give_whole_ss(s[1]);		/* released */
+	ck_assert_uint_eq(fake_os.calls.decommit, 1);
+	ck_assert_ptr_eq(fake_os.last_decommit, ss[1]);
+	ck_assert_uint_eq(fake_os.last_decommit_len, HM_SS_SIZE);
+	ck_assert_uint_eq(unit_chunk_kind(0, 1), CHUNK_FREE);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 2);
+	ck_assert_uint_le(hm_heap.node[0].lowest_free, 1);
+	unit_check_node(0);
+
+	give_whole_ss(s[2]);
+	ck_assert_uint_eq(fake_os.calls.decommit, 2);
+	ck_assert_ptr_eq(fake_os.last_decommit, ss[2]);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 1);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 1);
+	ck_assert_ptr_eq(hm_heap.node[0].active, ss[0]);
+	ck_assert_int_eq(hm_gauge.committed, (int64_t)(committed - 2 * HM_SS_SIZE));
+	unit_check_node(0);
+
+	/* The spare serves the next run without a commit. */
+	s[0][0] = ss_alloc_pages(0, 1, 1, CLS_A);
+	ck_assert_ptr_eq(slab_ss(s[0][0]), ss[0]);
+	ck_assert_uint_eq(fake_os.calls.commit, 3);
+	ck_assert_uint_eq(ss[0]->state, SS_ACTIVE);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 0);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(no_reserve_releases_every_empty_superslab)
+{
+	struct slab *a, *b;
+
+	hm_opt.reserve_ss = 0;
+	a = ss_alloc_pages(0, 100, 1, CLS_A);
+	b = ss_alloc_pages(0, 100, 1, CLS_A);
+	ss_free_pages(a);
+	ck_assert_uint_eq(fake_os.calls.decommit, 0);
+	ss_free_pages(b);
+	ck_assert_uint_eq(fake_os.calls.decommit, 1);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	ck_assert_ptr_null(hm_heap.node[0].active);
+	ck_assert_uint_eq(unit_chunk_kind(0, 0), CHUNK_FREE);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(resize_grows_into_free_neighbours_only)
+{
+	struct slab *a, *b, *c;
+	struct superslab *ss;
+	unsigned first;
+
+	a = ss_alloc_pages(0, 4, 1, CLS_A);
+	b = ss_alloc_pages(0, 4, 1, CLS_B);
+	c = ss_alloc_pages(0, 4, 1, CLS_B);
+	ss = slab_ss(a);
+	first = slab_first_page(a);
+	ss_free_pages(b);
+	unit_check_node(0);
+
+	ck_assert(ss_resize_pages(a, 8));
+	check_run(a, 8, CLS_A);
+	ck_assert_uint_eq(ss->nfree_pages, HM_SS_USABLE_PAGES - 12);
+	unit_check_node(0);
+
+	ck_assert(!ss_resize_pages(a, 9));		/* c is in the way */
+	ck_assert_uint_eq(a->npages, 8);
+	check_run(a, 8, CLS_A);
+	check_run(c, 4, CLS_B);
+	ck_assert_uint_eq(ss->nfree_pages, HM_SS_USABLE_PAGES - 12);
+	unit_check_node(0);
+
+	ck_assert(ss_resize_pages(a, 2));		/* shrink */
+	check_run(a, 2, CLS_A);
+	for (unsigned p = first + 2; p < first + 8; p++)
+		ck_assert(!unit_page_used(ss, p));
+	ck_assert_uint_eq(ss->nfree_pages, HM_SS_USABLE_PAGES - 6);
+	unit_check_node(0);
+
+	ck_assert(ss_resize_pages(a, 2));		/* same size */
+	ck_assert(!ss_resize_pages(c, HM_SS_PAGES));	/* past the end */
+	check_run(c, 4, CLS_B);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(resize_to_full_and_back)
+{
+	struct slab *a, *b, *c;
+	struct superslab *ss;
+
+	a = ss_alloc_pages(0, 10, 1, PAGE_CLS_LARGE);
+	b = ss_alloc_pages(0, 250, 1, PAGE_CLS_LARGE);
+	c = ss_alloc_pages(0, 200, 1, PAGE_CLS_LARGE);
+	ss = slab_ss(a);
+	ck_assert_ptr_eq(slab_ss(b), ss);
+	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES + 260);
+	ck_assert(ss_resize_pages(c, HM_SS_USABLE_PAGES - 260));	/* to the end */
+	ck_assert_uint_eq(ss->nfree_pages, 0);
+	ck_assert_uint_eq(ss->state, SS_FULL);
+	ck_assert_ptr_null(hm_heap.node[0].active);
+	unit_check_node(0);
+	ck_assert(ss_resize_pages(a, 3));
+	ck_assert_uint_eq(ss->state, SS_ACTIVE);
+	ck_assert_ptr_eq(hm_heap.node[0].active, ss);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(chunks_first_fit_and_aligned)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	uint32_t c = cpn();
+
+	hm_lock(&nd->lock);
+	ck_assert_int_eq(chunk_alloc(0, 1, 1), 0);
+	ck_assert_int_eq(chunk_alloc(0, 2, 1), 1);
+	ck_assert_int_eq(chunk_alloc(0, 1, 4), 4);		/* 3 left free */
+	ck_assert_uint_eq(unit_chunk_kind(0, 3), CHUNK_FREE);
+	ck_assert_uint_le(nd->lowest_free, 3);
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 1, 1), 3);		/* first fit */
+	ck_assert_uint_eq(unit_first_free_chunk(0), 5);
+	unit_check_node(0);
+	chunk_free(1, 2);
+	ck_assert_uint_eq(unit_chunk_kind(0, 1), CHUNK_FREE);
+	ck_assert_uint_eq(unit_chunk_kind(0, 2), CHUNK_FREE);
+	ck_assert_uint_le(nd->lowest_free, 1);
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 3, 1), 5);		/* the hole is too small */
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 2, 2), 8);		/* 1..2 is not aligned to 2 */
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 1, 2), 2);
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 1, 1), 1);
+	ck_assert_uint_eq(unit_first_free_chunk(0), 10);
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 4, 8), 16);
+	ck_assert_int_eq(chunk_alloc(0, 6, 1), 10);		/* 10..15 exactly */
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 0, 1), -1);
+	ck_assert_int_eq(chunk_alloc(0, c + 1, 1), -1);
+	ck_assert_int_eq(chunk_alloc(0, c - 19, 1), -1);	/* only c - 20 left */
+	ck_assert_int_eq(chunk_alloc(0, c - 20, 1), 20);
+	ck_assert_int_eq(chunk_alloc(0, 1, 1), -1);		/* node 0 is full */
+	unit_check_node(0);
+	hm_unlock(&nd->lock);
+
+	/* Node 1 has its own chunks, numbered after node 0's. */
+	hm_lock(&hm_heap.node[1].lock);
+	ck_assert_int_eq(chunk_alloc(1, 1, 1), (long)c);
+	ck_assert_int_eq(chunk_alloc(1, 2, 2), (long)c + 2);
+	unit_check_node(1);
+	hm_unlock(&hm_heap.node[1].lock);
+}
+END_TEST
+
+START_TEST(chunk_claim_all_or_nothing)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	uint32_t c = cpn();
+
+	hm_lock(&nd->lock);
+	ck_assert_int_eq(chunk_alloc(0, 2, 1), 0);
+	ck_assert(chunk_claim(0, 2, 3));
+	for (uint32_t i = 2; i < 5; i++)
+		ck_assert_uint_eq(unit_chunk_kind(0, i), CHUNK_CONT);
+	ck_assert_uint_eq(nd->next_chunk, 5);
+	unit_check_node(0);
+	ck_assert(!chunk_claim(0, 4, 2));			/* 4 is taken */
+	ck_assert_uint_eq(unit_chunk_kind(0, 5), CHUNK_FREE);
+	ck_assert(!chunk_claim(0, c - 1, 2));			/* past the node's end */
+	ck_assert_uint_eq(unit_chunk_kind(0, c - 1), CHUNK_FREE);
+	ck_assert(!chunk_claim(1, 6, 1));			/* node 0's chunk */
+	ck_assert_uint_eq(unit_chunk_kind(0, 6), CHUNK_FREE);
+	ck_assert(chunk_claim(0, 10, 2));			/* beyond next_chunk */
+	ck_assert_uint_eq(nd->next_chunk, 12);
+	unit_check_node(0);
+	ck_assert_int_eq(chunk_alloc(0, 6, 1), 12);		/* 5..9 is too short */
+	ck_assert_int_eq(chunk_alloc(0, 5, 1), 5);
+	unit_check_node(0);
+	hm_unlock(&nd->lock);
+}
+END_TEST
+
+START_TEST(commit_failure_leaks_nothing)
+{
+	struct slab *s;
+	int64_t committed = hm_gauge.committed;
+
+	fake_os.fail_commit = 1;
+	s = ss_alloc_pages(0, 1, 1, CLS_A);
+	ck_assert_ptr_null(s);
+	ck_assert_uint_eq(fake_os.calls.commit, 1);
+	ck_assert_uint_eq(unit_chunk_kind(0, 0), CHUNK_FREE);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	ck_assert_ptr_null(hm_heap.node[0].active);
+	ck_assert_int_eq(hm_gauge.committed, committed);
+	unit_check_node(0);
+
+	s = ss_alloc_pages(0, 1, 1, CLS_A);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(slab_ss(s)->chunk, 0);		/* the same chunk, reused */
+	ck_assert_uint_eq(fake_os.calls.commit, 2);
+	unit_check_node(0);
+
+	/* A later failure: the first superslab is full, the second fails. */
+	ck_assert_ptr_nonnull(ss_alloc_pages(0, HALF_SS, 1, CLS_A));
+	ck_assert_ptr_nonnull(ss_alloc_pages(0, HM_SS_USABLE_PAGES - HALF_SS - 1, 1, CLS_A));
+	ck_assert_uint_eq(slab_ss(s)->state, SS_FULL);
+	fake_os.fail_commit = 1;
+	ck_assert_ptr_null(ss_alloc_pages(0, 1, 1, CLS_A));
+	ck_assert_uint_eq(unit_chunk_kind(0, 1), CHUNK_FREE);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 1);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(trim_releases_empty_superslabs)
+{
+	struct slab *s[3][2], *keep;
+
+	hm_opt.reserve_ss = 3;
+	keep = ss_alloc_pages(0, 256, 1, CLS_A);	/* no room left for HALF_SS */
+	for (unsigned i = 0; i < 3; i++)
+		take_whole_ss(0, s[i]);
+	for (unsigned i = 0; i < 3; i++)
+		give_whole_ss(s[i]);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 3);
+	ck_assert_uint_eq(fake_os.calls.decommit, 0);
+	unit_check_node(0);
+
+	ck_assert_uint_eq(ss_trim(0), 3 * HM_SS_SIZE);
+	ck_assert_uint_eq(fake_os.calls.decommit, 3);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 0);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 1);
+	ck_assert_ptr_eq(hm_heap.node[0].active, slab_ss(keep));
+	unit_check_node(0);
+	ck_assert_uint_eq(ss_trim(0), 0);
+	ck_assert_uint_eq(ss_trim(1), 0);
+
+	ss_free_pages(keep);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 1);
+	ck_assert_uint_eq(ss_trim(0), HM_SS_SIZE);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	ck_assert_uint_eq(fake_os.calls.decommit, 4);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(node1_runs_live_in_node1)
+{
+	struct slab *s;
+	uintptr_t a;
+
+	s = ss_alloc_pages(1, 4, 1, CLS_A);
+	ck_assert_ptr_nonnull(s);
+	a = slab_start(s);
+	ck_assert_uint_eq(hm_node_of(a), 1);
+	ck_assert_uint_ge(a, hm_heap.node[1].base);
+	ck_assert_uint_lt(a, hm_heap.node[1].base + (1UL << hm_heap.region_shift));
+	ck_assert_uint_eq(slab_ss(s)->node, 1);
+	ck_assert_uint_eq(slab_ss(s)->chunk, cpn());
+	ck_assert_uint_eq(fake_os.last_commit_node, 1);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	ck_assert_ptr_null(hm_heap.node[0].active);
+	ck_assert_uint_eq(hm_heap.node[1].nr_ss, 1);
+	unit_check_node(0);
+	unit_check_node(1);
+	ss_free_pages(s);
+	ck_assert_uint_eq(hm_heap.node[1].nr_empty, 1);
+	unit_check_node(1);
+}
+END_TEST
+
+START_TEST(commit_tier_is_recorded)
+{
+	struct slab *s;
+
+	fake_os.tier = HM_TIER_4K;
+	s = ss_alloc_pages(0, 1, 1, CLS_A);
+	ck_assert_uint_eq(slab_ss(s)->tier, HM_TIER_4K);
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
+	ck_assert_uint_eq(unit_stat(ST_TIER_FALLBACK), HM_STATS_ENABLED);
+	ck_assert_uint_eq(unit_stat(ST_SS_4K), HM_STATS_ENABLED);
+
+	hm_opt.thp = 0;
+	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));
+	ck_assert_uint_eq(fake_os.calls.commit, 1);
+	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));	/* does not fit: new */
+	ck_assert_uint_eq(fake_os.calls.commit, 2);
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_4K);
+	ck_assert_uint_eq(unit_stat(ST_TIER_FALLBACK), HM_STATS_ENABLED);
+}
+END_TEST
+
+START_TEST(random_runs_keep_the_invariants)
+{
+	enum { MAXRUNS = 600 };
+	static struct slab *run[MAXRUNS];
+	static unsigned char tag[MAXRUNS];
+	unsigned nrun = 0;
+
+	unit_srand(12345);
+	for (unsigned step = 0; step < 4000; step++) {
+		uint32_t r = unit_rand();
+
+		if (nrun < MAXRUNS && (r % 100 < 45 || !nrun)) {
+			unsigned npages = 1 + (r >> 8) % 64, align = 1u << ((r >> 16) % 5);
+			struct slab *s = ss_alloc_pages((r >> 24) & 1, npages, align, (r >> 20) % HM_NCLASS);
+
+			ck_assert_ptr_nonnull(s);
+			ck_assert_uint_eq(slab_first_page(s) % align, 0);
+			ck_assert_uint_eq(s->npages, npages);
+			tag[nrun] = (unsigned char)(step & 0xff);
+			memset((void *)slab_start(s), tag[nrun], (size_t)npages << HM_PAGE_SHIFT);
+			run[nrun++] = s;
+		} else if (r % 100 < 60) {
+			unsigned i = (r >> 8) % nrun, want = 1 + (r >> 16) % 64, old = run[i]->npages;
+
+			if (ss_resize_pages(run[i], want) && want > old)
+				memset((void *)(slab_start(run[i]) + ((size_t)old << HM_PAGE_SHIFT)),
+				       tag[i], (size_t)(want - old) << HM_PAGE_SHIFT);
+		} else {
+			unsigned i = (r >> 8) % nrun;
+			const unsigned char *p = (const unsigned char *)slab_start(run[i]);
+
+			/* Nobody else wrote into this run while it was ours. */
+			for (size_t k = 0; k < ((size_t)run[i]->npages << HM_PAGE_SHIFT); k += 512)
+				unit_assert(p[k] == tag[i], "run %p byte %zu overwritten", (void *)p, k);
+			ss_free_pages(run[i]);
+			run[i] = run[--nrun];
+			tag[i] = tag[nrun];
+		}
+		if (step % 50 == 0) {
+			unit_check_node(0);
+			unit_check_node(1);
+		}
+	}
+	while (nrun)
+		ss_free_pages(run[--nrun]);
+	unit_check_node(0);
+	unit_check_node(1);
+	for (unsigned n = 0; n < 2; n++) {
+		ck_assert_uint_eq(hm_heap.node[n].nr_ss, 1);
+		ck_assert_uint_eq(hm_heap.node[n].nr_empty, 1);
+	}
+}
+END_TEST
+
+static Suite *superslab_suite(void)
+{
+	Suite *s = suite_create("superslab");
+	TCase *runs = unit_tcase("runs");
+	TCase *chunks = unit_tcase("chunks");
+
+	tcase_add_test(runs, runs_are_carved_first_fit);
+	tcase_add_test(runs, runs_honour_alignment);
+	tcase_add_test(runs, full_superslab_then_a_new_one);
+	tcase_add_test(runs, empty_superslabs_beyond_the_reserve_are_released);
+	tcase_add_test(runs, no_reserve_releases_every_empty_superslab);
+	tcase_add_test(runs, resize_grows_into_free_neighbours_only);
+	tcase_add_test(runs, resize_to_full_and_back);
+	tcase_add_test(runs, commit_failure_leaks_nothing);
+	tcase_add_test(runs, trim_releases_empty_superslabs);
+	tcase_add_test(runs, node1_runs_live_in_node1);
+	tcase_add_test(runs, commit_tier_is_recorded);
+	tcase_add_test(runs, random_runs_keep_the_invariants);
+	tcase_add_test(chunks, chunks_first_fit_and_aligned);
+	tcase_add_test(chunks, chunk_claim_all_or_nothing);
+	suite_add_tcase(s, runs);
+	suite_add_tcase(s, chunks);
+	return s;
+}
+
+UNIT_MAIN(superslab_suite)
