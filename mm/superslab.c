@@ -345,6 +345,9 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 
 	if (!align)
 		align = 1;
+	/* page_delta is one byte: runs are at most 256 pages. */
+	if (!npages || npages > 256 || npages > HM_SS_USABLE_PAGES)
+		return NULL;
 	hm_lock(&nd->lock);
 	for (ss = nd->active; ss; ss = ss->next) {
 		first = find_run(ss, npages, align);
@@ -353,8 +356,19 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	}
 	if (!ss) {
 		ss = ss_new(node);
-		if (ss)
+		if (ss) {
 			first = find_run(ss, npages, align);
+			if (first < 0) {
+				/* Cannot fit even here (alignment): an empty one. */
+				ss->state = SS_EMPTY;
+				nd->nr_empty++;
+				if (nd->nr_empty > (uint32_t)hm_opt.reserve_ss) {
+					nd->nr_empty--;
+					ss_release(ss);
+				}
+				ss = NULL;
+			}
+		}
 	}
 	if (ss && first >= 0) {
 		if (ss->state == SS_EMPTY)
@@ -410,6 +424,8 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 	unsigned first = slab_first_page(s), old = s->npages;
 	bool ok = true;
 
+	if (!npages || npages > 256)
+		return false;
 	hm_lock(&nd->lock);
 	if (npages > old) {
 		if (first + npages > HM_SS_PAGES ||

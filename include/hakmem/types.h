@@ -147,7 +147,8 @@ struct central {
 
 /*
  * struct hm_node - one NUMA node's share of the heap.
- * Invariant: every superslab on active has state SS_ACTIVE and nfree_pages > 0.
+ * Invariant: every superslab on active has state SS_ACTIVE or SS_EMPTY and
+ * nfree_pages > 0; nr_empty counts those in SS_EMPTY.
  */
 struct hm_node {
 	struct hm_lock	lock;		/* superslab lists and the chunk table */

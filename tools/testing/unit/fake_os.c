@@ -50,6 +50,9 @@ void fake_os_reset(void)
 	fake_os.reserve_exact_align = 1;
 	fake_os.fail_reserve = fake_os.fail_commit = fake_os.fail_move = 0;
 	fake_os.fail_decommit = fake_os.fail_map_meta = fake_os.lose_move = 0;
+	fake_os.fail_reserve_all = 0;
+	fake_os.quiet = 0;
+	fake_os.expect_abort = NULL;
 	fake_os_reset_counts();
 }
 
@@ -83,7 +86,7 @@ int os_reserve(size_t len, size_t align, void **out)
 	void *m;
 
 	fake_os.calls.reserve++;
-	if (injected(&fake_os.fail_reserve))
+	if (injected(&fake_os.fail_reserve) || fake_os.fail_reserve_all)
 		return -ENOMEM;
 	m = mmap(NULL, len + extra, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -292,6 +295,10 @@ long os_write(int fd, const void *buf, size_t len)
 	fake_os.last_write[keep] = '\0';
 	if (fd == 1)
 		fd = 2;			/* stdout is the TAP stream */
+	if (fake_os.quiet) {
+		errno = saved;
+		return (long)len;
+	}
 	while (done < len) {
 		ssize_t n = write(fd, p + done, len - done);
 
@@ -346,5 +353,7 @@ long os_read_file(const char *path, char *buf, size_t len)
 void os_abort(void)
 {
 	fake_os.calls.abort++;
+	if (fake_os.expect_abort && !strstr(fake_os.last_write, fake_os.expect_abort))
+		_exit(99);
 	abort();
 }

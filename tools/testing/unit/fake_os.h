@@ -8,18 +8,22 @@
  *   - each call is counted in fake_os.calls;
  *   - fake_os.fail_<op> = N makes the N-th next call of <op> fail with
  *     -ENOMEM (1: the very next one), for reserve, commit, move, decommit
- *     and map_meta;
+ *     and map_meta; fake_os.fail_reserve_all makes every reserve fail;
  *   - os_commit reports fake_os.tier (or the tier asked for, if worse);
  *   - the topology is fixed: FAKE_NR_CPUS CPUs on FAKE_NR_NODES nodes,
  *     CPUs 0,1 on node 0 and CPUs 2,3 on node 1; os_getcpu() returns
  *     fake_os.cpu, so a test can pretend to run anywhere (the heap asks
- *     getcpu only when hm_heap.rseq_cpu is 0, see unit_on_cpu());
+ *     getcpu only when the thread area gives no CPU, see unit_on_cpu());
  *   - os_reserve hands out ranges aligned to what was asked and, with
  *     fake_os.reserve_exact_align (the default), never to twice that: the
  *     weakest alignment the contract allows, so code that silently relies
  *     on a stronger one fails every time instead of now and then;
  *   - os_write to stdout goes to stderr (stdout carries the TAP stream)
- *     and the last message written is kept in fake_os.last_write.
+ *     and the last message written is kept in fake_os.last_write;
+ *     fake_os.quiet keeps it from being written at all;
+ *   - os_abort() calls abort(), unless fake_os.expect_abort names a text
+ *     the last message lacks: then the process exits with status 99, so a
+ *     test expecting SIGABRT from one check fails if another fired.
  */
 #ifndef _UNIT_FAKE_OS_H
 #define _UNIT_FAKE_OS_H
@@ -42,10 +46,14 @@ struct fake_os {
 	int		tier;			/* tier os_commit() obtains */
 	int		reserve_exact_align;	/* see above */
 	unsigned	fail_reserve;		/* N: the N-th next call fails */
+	int		fail_reserve_all;	/* every reserve fails */
 	unsigned	fail_commit;
 	unsigned	fail_move;
 	unsigned	fail_decommit;
 	unsigned	fail_map_meta;
+	int		quiet;			/* os_write only records */
+	const char	*expect_abort;		/* os_abort: the last message must
+						 * contain this, else _exit(99) */
 	unsigned	lose_move;		/* N: the N-th next move returns -EEXIST
 						 * (moved, old range "taken") */
 

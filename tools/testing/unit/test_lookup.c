@@ -85,6 +85,13 @@ END_TEST
 
 /* ---- invalid pointers: free() must stop the program ---- */
 
+/* Fixture of the "invalid" case: the abort must come from the right check. */
+static void expect_free_abort(void)
+{
+	fake_os.quiet = 1;
+	fake_os.expect_abort = "free(): invalid pointer";
+}
+
 START_TEST(free_interior_pointer)
 {
 	char *p = hm_malloc(64);
@@ -207,6 +214,7 @@ START_TEST(usable_size_of_interior)
 {
 	char *p = hm_malloc(256);
 
+	fake_os.expect_abort = "malloc_usable_size(): invalid pointer";
 	hm_usable_size(p + 16);
 }
 END_TEST
@@ -215,6 +223,7 @@ START_TEST(realloc_of_interior)
 {
 	char *p = hm_malloc(256);
 
+	fake_os.expect_abort = "realloc(): invalid pointer";
 	hm_realloc(p + 32, 1000);
 }
 END_TEST
@@ -593,6 +602,8 @@ static Suite *lookup_suite(void)
 	Suite *s = suite_create("lookup");
 	TCase *basic = unit_tcase("basic");
 	TCase *invalid = unit_tcase("invalid");
+
+	tcase_add_checked_fixture(invalid, expect_free_abort, NULL);
 	TCase *calloc_tc = unit_tcase("calloc");
 	TCase *realloc_tc = unit_tcase("realloc");
 	TCase *memalign = unit_tcase("memalign");

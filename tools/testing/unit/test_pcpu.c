@@ -11,6 +11,27 @@ static struct pcpu_cache *cache(unsigned cpu)
 	return hm_heap.pcpu[cpu];
 }
 
+/*
+ * Most tests run twice (loop index _i): 0 with the CPU where the fast paths
+ * read it, 1 in the heap's "no rseq" mode, where only the slow paths run
+ * and ask getcpu.  The caches must behave the same either way.
+ */
+static int via_getcpu;
+
+static void on_cpu(unsigned cpu)
+{
+	if (via_getcpu)
+		unit_on_cpu_via_getcpu(cpu);
+	else
+		unit_on_cpu(cpu);
+}
+
+static void set_mode(int i)
+{
+	via_getcpu = i;
+	on_cpu(0);
+}
+
 /* Objects of cls that slabs have handed out, on node: in use or cached. */
 static uint64_t slab_used(unsigned node, unsigned cls)
 {
@@ -38,11 +59,38 @@ START_TEST(caches_are_set_up)
 		for (unsigned c = 0; c < HM_NCLASS; c++)
 			ck_assert_uint_eq(cache(cpu)->count[c], 0);
 	}
-	unit_on_cpu(3);
+	on_cpu(3);
 	ck_assert_uint_eq(pcpu_current_cpu(), 3);
 	ck_assert_ptr_eq(pcpu_this(), cache(3));
-	unit_on_cpu(FAKE_NR_CPUS + 1);			/* clamped to a possible CPU */
+	on_cpu(FAKE_NR_CPUS + 1);			/* clamped to a possible CPU */
 	ck_assert_uint_lt(pcpu_current_cpu(), FAKE_NR_CPUS);
+}
+END_TEST
+
+START_TEST(fast_paths_make_no_calls)
+{
+	unsigned long before;
+	void *p[8];
+
+	unit_on_cpu(1);
+	hm_free(hm_malloc(64));			/* the refill may ask the OS */
+	fake_os_reset_counts();
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = hm_malloc(64);
+	for (unsigned i = 0; i < 8; i++)
+		hm_free(p[i]);
+	ck_assert_uint_eq(fake_os.calls.getcpu, 0);
+	ck_assert_uint_eq(cache(1)->count[size_class(64)], hm_class[size_class(64)].pcpu_cap / 2);
+
+	/* Without a CPU in the thread area, every call asks getcpu. */
+	unit_on_cpu_via_getcpu(1);
+	ck_assert_uint_ge(pcpu_cpu_raw(), hm_heap.nr_cpus);
+	before = fake_os.calls.getcpu;
+	p[0] = hm_malloc(64);
+	ck_assert_uint_gt(fake_os.calls.getcpu, before);
+	ck_assert_uint_eq(cache(1)->count[size_class(64)], hm_class[size_class(64)].pcpu_cap / 2 - 1);
+	hm_free(p[0]);
+	ck_assert_uint_eq(cache(1)->count[size_class(64)], hm_class[size_class(64)].pcpu_cap / 2);
 }
 END_TEST
 
@@ -50,6 +98,8 @@ START_TEST(refill_then_pop)
 {
 	unsigned cls = size_class(64), half = hm_class[cls].pcpu_cap / 2;
 	void *p[80];
+
+	set_mode(_i);
 
 	p[0] = hm_malloc(64);
 	/* The refill took half a cache; one went out. */
@@ -80,6 +130,8 @@ START_TEST(free_pushes_and_drains_half)
 	void *p[200];
 	unsigned model = 0, n = 2 * cap + 10;
 	uint64_t drains = 0;
+
+	set_mode(_i);
 
 	ck_assert_uint_le(n, ARRAY_SIZE(p));
 	/* A model of the cache, step by step. */
@@ -123,11 +175,13 @@ START_TEST(each_cpu_has_its_cache)
 	unsigned cls = size_class(200);
 	void *a, *b, *c;
 
-	unit_on_cpu(0);
+	set_mode(_i);
+
+	on_cpu(0);
 	a = hm_malloc(200);
-	unit_on_cpu(1);
+	on_cpu(1);
 	b = hm_malloc(200);
-	unit_on_cpu(2);
+	on_cpu(2);
 	c = hm_malloc(200);
 	ck_assert_uint_eq(hm_node_of((uintptr_t)a), 0);
 	ck_assert_uint_eq(hm_node_of((uintptr_t)b), 0);
@@ -137,7 +191,7 @@ START_TEST(each_cpu_has_its_cache)
 	ck_assert_uint_eq(cache(3)->count[cls], 0);
 
 	/* CPU 1 frees CPU 0's object: same node, so into CPU 1's cache. */
-	unit_on_cpu(1);
+	on_cpu(1);
 	hm_free(a);
 	ck_assert_uint_eq(cache(1)->count[cls], hm_class[cls].pcpu_cap / 2);
 	ck_assert_uint_eq(cache(0)->count[cls], hm_class[cls].pcpu_cap / 2 - 1);
@@ -156,6 +210,8 @@ START_TEST(busy_cache_goes_central)
 {
 	unsigned cls = size_class(64);
 	void *p, *q;
+
+	set_mode(_i);
 
 	p = hm_malloc(64);
 	ck_assert(hm_trylock(&cache(0)->lock));		/* someone holds CPU 0's cache */
@@ -178,8 +234,10 @@ START_TEST(drain_all_empties_every_cache)
 	static const size_t n[] = { 16, 64, 200, 1000, 4096, 30000 };
 	void *p[FAKE_NR_CPUS][ARRAY_SIZE(n)][10];
 
+	set_mode(_i);
+
 	for (unsigned cpu = 0; cpu < FAKE_NR_CPUS; cpu++) {
-		unit_on_cpu(cpu);
+		on_cpu(cpu);
 		for (unsigned k = 0; k < ARRAY_SIZE(n); k++)
 			for (unsigned i = 0; i < 10; i++)
 				p[cpu][k][i] = hm_malloc(n[k]);
@@ -222,11 +280,13 @@ START_TEST(class_counts_match)
 	uint64_t na, nf;
 	void *p[300], *q[50], *r;
 
+	set_mode(_i);
+
 	for (unsigned i = 0; i < 300; i++)
 		p[i] = hm_malloc(100);
 	for (unsigned i = 0; i < 120; i++)
 		hm_free(p[i]);
-	unit_on_cpu(1);
+	on_cpu(1);
 	for (unsigned i = 0; i < 50; i++)
 		q[i] = hm_malloc(3000);
 	for (unsigned i = 120; i < 200; i++)
@@ -239,9 +299,9 @@ START_TEST(class_counts_match)
 	ck_assert_uint_eq(nf, 0);
 
 	/* Remote frees and busy-cache allocations are counted too. */
-	unit_on_cpu(3);
+	on_cpu(3);
 	r = hm_malloc(100);
-	unit_on_cpu(0);
+	on_cpu(0);
 	hm_free(r);
 	ck_assert(hm_trylock(&cache(0)->lock));
 	r = hm_malloc(100);
@@ -279,6 +339,8 @@ START_TEST(memalign_uses_the_cache)
 	unsigned cls = size_class_aligned(100, 64);
 	void *p;
 
+	set_mode(_i);
+
 	ck_assert_int_ge((int)cls, 0);
 	p = hm_memalign(64, 100);
 	ck_assert_uint_eq((uintptr_t)p % 64, 0);
@@ -288,19 +350,57 @@ START_TEST(memalign_uses_the_cache)
 }
 END_TEST
 
+/* HAKMEM_PCPU=0: every CPU shares one always-busy cache; all goes central. */
+START_TEST(caches_off_goes_central)
+{
+	unsigned cls = size_class(64);
+	void *p[100];
+	uint64_t na, nf;
+
+	hm_opt.pcpu = 0;
+	ck_assert_int_eq(pcpu_setup(), 0);
+	ck_assert_ptr_eq(hm_heap.pcpu[0], hm_heap.pcpu[3]);
+	for (unsigned i = 0; i < 100; i++) {
+		on_cpu(i % FAKE_NR_CPUS);
+		p[i] = hm_malloc(64);
+		ck_assert_ptr_nonnull(p[i]);
+		ck_assert_uint_eq(hm_node_of((uintptr_t)p[i]), hm_heap.cpu_node[i % FAKE_NR_CPUS]);
+	}
+	ck_assert_uint_eq(slab_used(0, cls) + slab_used(1, cls), 100);
+	for (unsigned i = 0; i < 100; i += 2) {
+		on_cpu(0);
+		hm_free(p[i]);
+	}
+	/* Nothing is cached anywhere: the slabs count only the live objects. */
+	ck_assert_uint_eq(slab_used(0, cls) + slab_used(1, cls), 50);
+	pcpu_class_counts(cls, &na, &nf);
+	ck_assert_uint_eq(na, 100);
+	ck_assert_uint_eq(nf, 50);
+	pcpu_drain_all();				/* nothing to do */
+	for (unsigned i = 1; i < 100; i += 2)
+		hm_free(p[i]);
+	ck_assert_uint_eq(slab_used(0, cls) + slab_used(1, cls), 0);
+	ck_assert_int_eq(hm_trim(0), 1);
+	unit_check_node(0);
+	unit_check_node(1);
+}
+END_TEST
+
 static Suite *pcpu_suite(void)
 {
 	Suite *s = suite_create("pcpu");
 	TCase *tc = unit_tcase("cache");
 
 	tcase_add_test(tc, caches_are_set_up);
-	tcase_add_test(tc, refill_then_pop);
-	tcase_add_test(tc, free_pushes_and_drains_half);
-	tcase_add_test(tc, each_cpu_has_its_cache);
-	tcase_add_test(tc, busy_cache_goes_central);
-	tcase_add_test(tc, drain_all_empties_every_cache);
-	tcase_add_test(tc, class_counts_match);
-	tcase_add_test(tc, memalign_uses_the_cache);
+	tcase_add_test(tc, fast_paths_make_no_calls);
+	tcase_add_loop_test(tc, refill_then_pop, 0, 2);
+	tcase_add_loop_test(tc, free_pushes_and_drains_half, 0, 2);
+	tcase_add_loop_test(tc, each_cpu_has_its_cache, 0, 2);
+	tcase_add_loop_test(tc, busy_cache_goes_central, 0, 2);
+	tcase_add_loop_test(tc, drain_all_empties_every_cache, 0, 2);
+	tcase_add_loop_test(tc, class_counts_match, 0, 2);
+	tcase_add_loop_test(tc, memalign_uses_the_cache, 0, 2);
+	tcase_add_test(tc, caches_off_goes_central);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,6 +3,7 @@
  * The back end (mm/superslab.c): page runs inside superslabs, superslabs
  * coming and going, run resizing, the chunk table.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "unit.h"
@@ -313,52 +314,124 @@ START_TEST(resize_to_full_and_back)
 }
 END_TEST
 
+/*
+ * The reference: first fit over the node's chunks, an aligned request
+ * aligned by address (a node region is only 2 MiB aligned, and the fake
+ * OS makes sure it is not more).
+ */
+static long model_alloc(const uint8_t *used, unsigned node, uint32_t n, uint32_t align)
+{
+	uintptr_t first = hm_heap.node[node].base >> HM_SS_SHIFT;
+
+	for (uint32_t i = 0; i + n <= cpn(); i++) {
+		uint32_t j;
+
+		if ((first + i) % align)
+			continue;
+		for (j = 0; j < n && !used[i + j]; j++)
+			;
+		if (j == n)
+			return (long)i;
+	}
+	return -1;
+}
+
+static long alloc_both(uint8_t *used, unsigned node, uint32_t n, uint32_t align)
+{
+	long want = model_alloc(used, node, n, align);
+	long got = chunk_alloc(node, n, align);
+
+	ck_assert_msg(got == (want < 0 ? -1 : (long)node * cpn() + want),
+		      "chunk_alloc(%u, %u, %u) = %ld, first fit is %ld", node, n, align, got, want);
+	if (got >= 0) {
+		ck_assert_uint_eq(chunk_addr((uint32_t)got) % ((uintptr_t)align << HM_SS_SHIFT), 0);
+		for (uint32_t k = 0; k < n; k++) {
+			used[want + k] = 1;
+			ck_assert_uint_eq(unit_chunk_kind(node, (uint32_t)want + k), CHUNK_CONT);
+		}
+	}
+	unit_check_node(node);
+	return want;
+}
+
+static void free_both(uint8_t *used, unsigned node, uint32_t local, uint32_t n)
+{
+	chunk_free(node * cpn() + local, n);
+	for (uint32_t k = 0; k < n; k++) {
+		used[local + k] = 0;
+		ck_assert_uint_eq(unit_chunk_kind(node, local + k), CHUNK_FREE);
+	}
+	unit_check_node(node);
+}
+
 START_TEST(chunks_first_fit_and_aligned)
 {
 	struct hm_node *nd = &hm_heap.node[0];
+	uint8_t *used = calloc(cpn(), 1);
 	uint32_t c = cpn();
 
+	/* The fake reserved the heap 2 MiB aligned, never 4 MiB aligned. */
+	ck_assert_uint_eq(hm_heap.base % HM_SS_SIZE, 0);
+	ck_assert_uint_ne(hm_heap.base % (2 * HM_SS_SIZE), 0);
+
 	hm_lock(&nd->lock);
-	ck_assert_int_eq(chunk_alloc(0, 1, 1), 0);
-	ck_assert_int_eq(chunk_alloc(0, 2, 1), 1);
-	ck_assert_int_eq(chunk_alloc(0, 1, 4), 4);		/* 3 left free */
-	ck_assert_uint_eq(unit_chunk_kind(0, 3), CHUNK_FREE);
-	ck_assert_uint_le(nd->lowest_free, 3);
-	unit_check_node(0);
-	ck_assert_int_eq(chunk_alloc(0, 1, 1), 3);		/* first fit */
-	ck_assert_uint_eq(unit_first_free_chunk(0), 5);
-	unit_check_node(0);
-	chunk_free(1, 2);
-	ck_assert_uint_eq(unit_chunk_kind(0, 1), CHUNK_FREE);
-	ck_assert_uint_eq(unit_chunk_kind(0, 2), CHUNK_FREE);
+	ck_assert_int_eq(alloc_both(used, 0, 1, 1), 0);
+	ck_assert_int_eq(alloc_both(used, 0, 2, 1), 1);
+	alloc_both(used, 0, 1, 4);			/* may leave a gap at 3 */
+	alloc_both(used, 0, 1, 1);			/* first fit: the gap if any */
+	free_both(used, 0, 1, 2);
 	ck_assert_uint_le(nd->lowest_free, 1);
-	unit_check_node(0);
-	ck_assert_int_eq(chunk_alloc(0, 3, 1), 5);		/* the hole is too small */
-	unit_check_node(0);
-	ck_assert_int_eq(chunk_alloc(0, 2, 2), 8);		/* 1..2 is not aligned to 2 */
-	unit_check_node(0);
-	ck_assert_int_eq(chunk_alloc(0, 1, 2), 2);
-	unit_check_node(0);
-	ck_assert_int_eq(chunk_alloc(0, 1, 1), 1);
-	ck_assert_uint_eq(unit_first_free_chunk(0), 10);
-	unit_check_node(0);
-	ck_assert_int_eq(chunk_alloc(0, 4, 8), 16);
-	ck_assert_int_eq(chunk_alloc(0, 6, 1), 10);		/* 10..15 exactly */
-	unit_check_node(0);
+	alloc_both(used, 0, 3, 1);			/* the hole is too small */
+	alloc_both(used, 0, 2, 2);
+	alloc_both(used, 0, 1, 2);
+	alloc_both(used, 0, 1, 1);
+	alloc_both(used, 0, 4, 8);
+	alloc_both(used, 0, 6, 1);
 	ck_assert_int_eq(chunk_alloc(0, 0, 1), -1);
 	ck_assert_int_eq(chunk_alloc(0, c + 1, 1), -1);
-	ck_assert_int_eq(chunk_alloc(0, c - 19, 1), -1);	/* only c - 20 left */
-	ck_assert_int_eq(chunk_alloc(0, c - 20, 1), 20);
-	ck_assert_int_eq(chunk_alloc(0, 1, 1), -1);		/* node 0 is full */
-	unit_check_node(0);
+	/* Fill the node to the last chunk, then nothing fits. */
+	while (model_alloc(used, 0, 1, 1) >= 0)
+		alloc_both(used, 0, 1, 1);
+	ck_assert_int_eq(chunk_alloc(0, 1, 1), -1);
 	hm_unlock(&nd->lock);
 
 	/* Node 1 has its own chunks, numbered after node 0's. */
+	memset(used, 0, c);
 	hm_lock(&hm_heap.node[1].lock);
-	ck_assert_int_eq(chunk_alloc(1, 1, 1), (long)c);
-	ck_assert_int_eq(chunk_alloc(1, 2, 2), (long)c + 2);
-	unit_check_node(1);
+	ck_assert_int_eq(alloc_both(used, 1, 1, 1), 0);
+	alloc_both(used, 1, 2, 2);
 	hm_unlock(&hm_heap.node[1].lock);
+	free(used);
+}
+END_TEST
+
+START_TEST(chunks_random_against_first_fit)
+{
+	struct { uint32_t at, n; } span[64];
+	uint8_t *used = calloc(cpn(), 1);
+	unsigned nspan = 0;
+
+	unit_srand(4242);
+	hm_lock(&hm_heap.node[0].lock);
+	for (unsigned step = 0; step < 3000; step++) {
+		uint32_t r = unit_rand();
+
+		if (nspan < ARRAY_SIZE(span) && (r % 100 < 55 || !nspan)) {
+			uint32_t n = 1 + (r >> 8) % 9, align = 1u << ((r >> 16) % 4);
+			long at = alloc_both(used, 0, n, align);
+
+			ck_assert_int_ge(at, 0);
+			span[nspan].at = (uint32_t)at;
+			span[nspan++].n = n;
+		} else {
+			unsigned i = (r >> 8) % nspan;
+
+			free_both(used, 0, span[i].at, span[i].n);
+			span[i] = span[--nspan];
+		}
+	}
+	hm_unlock(&hm_heap.node[0].lock);
+	free(used);
 }
 END_TEST
 
@@ -383,6 +456,9 @@ START_TEST(chunk_claim_all_or_nothing)
 	ck_assert(chunk_claim(0, 10, 2));			/* beyond next_chunk */
 	ck_assert_uint_eq(nd->next_chunk, 12);
 	unit_check_node(0);
+	ck_assert(!chunk_claim(0, 8, 3));			/* only its last is taken */
+	ck_assert_uint_eq(unit_chunk_kind(0, 8), CHUNK_FREE);
+	ck_assert_uint_eq(unit_chunk_kind(0, 9), CHUNK_FREE);
 	ck_assert_int_eq(chunk_alloc(0, 6, 1), 12);		/* 5..9 is too short */
 	ck_assert_int_eq(chunk_alloc(0, 5, 1), 5);
 	unit_check_node(0);
@@ -555,11 +631,58 @@ START_TEST(random_runs_keep_the_invariants)
 }
 END_TEST
 
+/*
+ * Start-up again (in this test's own process): the region shrinks while
+ * the reservation fails and follows a finite address-space limit.
+ */
+START_TEST(setup_halves_the_region_while_reserve_fails)
+{
+	unsigned shift = hm_heap.region_shift;
+	void *p;
+
+	fake_os.fail_reserve = 1;
+	ck_assert_int_eq(heap_setup(), 0);
+	ck_assert_uint_eq(fake_os.calls.reserve, 2);
+	ck_assert_uint_eq(hm_heap.region_shift, shift - 1);
+	ck_assert_uint_eq(hm_heap.span, (uintptr_t)FAKE_NR_NODES << (shift - 1));
+	ck_assert_uint_eq(hm_heap.node[1].base, hm_heap.base + (1UL << (shift - 1)));
+	ck_assert_uint_eq(hm_heap.base % HM_SS_SIZE, 0);
+	p = hm_malloc(100);
+	ck_assert(hm_in_heap((uintptr_t)p));
+	hm_free(p);
+	unit_check_node(0);
+
+	fake_os_reset_counts();
+	fake_os.fail_reserve_all = 1;
+	ck_assert_int_lt(heap_setup(), 0);
+	ck_assert_uint_eq(fake_os.calls.reserve, shift - HM_REGION_SHIFT_MIN + 1);
+}
+END_TEST
+
+START_TEST(setup_follows_the_address_space_limit)
+{
+	os_caps.as_limit = 2UL << 30;		/* half of it, split over 2 nodes */
+	ck_assert_int_eq(heap_setup(), 0);
+	ck_assert_uint_eq(hm_heap.region_shift, 29);
+	hm_opt.region_gb = 1;			/* the smaller of the two wins */
+	os_caps.as_limit = 64UL << 30;
+	ck_assert_int_eq(heap_setup(), 0);
+	ck_assert_uint_eq(hm_heap.region_shift, 30);
+	os_caps.as_limit = 0;
+	hm_opt.region_gb = UNIT_REGION_GB;
+	ck_assert_int_eq(heap_setup(), 0);
+	ck_assert_uint_eq(hm_heap.region_shift, 32);
+	ck_assert_ptr_nonnull(ss_alloc_pages(1, 1, 1, CLS_A));
+	unit_check_node(1);
+}
+END_TEST
+
 static Suite *superslab_suite(void)
 {
 	Suite *s = suite_create("superslab");
 	TCase *runs = unit_tcase("runs");
 	TCase *chunks = unit_tcase("chunks");
+	TCase *setup = unit_tcase("setup");
 
 	tcase_add_test(runs, runs_are_carved_first_fit);
 	tcase_add_test(runs, runs_honour_alignment);
@@ -574,9 +697,13 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, commit_tier_is_recorded);
 	tcase_add_test(runs, random_runs_keep_the_invariants);
 	tcase_add_test(chunks, chunks_first_fit_and_aligned);
+	tcase_add_test(chunks, chunks_random_against_first_fit);
 	tcase_add_test(chunks, chunk_claim_all_or_nothing);
 	suite_add_tcase(s, runs);
+	tcase_add_test(setup, setup_halves_the_region_while_reserve_fails);
+	tcase_add_test(setup, setup_follows_the_address_space_limit);
 	suite_add_tcase(s, chunks);
+	suite_add_tcase(s, setup);
 	return s;
 }
 

@@ -28,7 +28,22 @@ __attribute__((constructor(101))) static void unit_env(void)
 		unsetenv(defaults[i]);
 }
 
+/*
+ * The heap reads the CPU as the int at hm_heap.cpu_off from the thread
+ * pointer (glibc's rseq cpu_id, or a -1 meaning "ask getcpu").  Pointing
+ * it at this variable lets a test choose the CPU the fast paths see.
+ */
+static __thread int unit_cpu_id __attribute__((tls_model("initial-exec"))) = -1;
+
 void unit_on_cpu(unsigned cpu)
+{
+	hm_heap.rseq_cpu = 0;
+	hm_heap.cpu_off = (char *)&unit_cpu_id - (char *)__builtin_thread_pointer();
+	unit_cpu_id = (int)cpu;
+	fake_os.cpu = cpu;
+}
+
+void unit_on_cpu_via_getcpu(unsigned cpu)
 {
 	pcpu_set_cpu_source(false);
 	fake_os.cpu = cpu;

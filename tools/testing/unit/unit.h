@@ -41,8 +41,14 @@
 			ck_abort_msg(__VA_ARGS__);			\
 	} while (0)
 
-/* Make the fake getcpu decide the CPU, and pretend to run on cpu. */
+/*
+ * Pretend to run on cpu.  unit_on_cpu: the per-CPU fast paths and the slow
+ * paths both see cpu (and so does the fake getcpu).  unit_on_cpu_via_getcpu:
+ * the heap's "no rseq" mode, where the fast paths step aside and the slow
+ * paths ask os_getcpu(), which answers cpu.
+ */
 void unit_on_cpu(unsigned cpu);
+void unit_on_cpu_via_getcpu(unsigned cpu);
 
 /* A test case with the standard fixture (fake OS reset, CPU 0). */
 TCase *unit_tcase(const char *name);
