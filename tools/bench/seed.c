@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * seed - the seed workload of the hakmem comparison benchmark.
+ *
+ * usage: seed [OPS [WS [SEED [MINSZ [MAXSZ]]]]]
+ *        defaults: 20000000 400 1 16 1024
+ *
+ * A working set of WS blocks is filled; then, OPS times, a random slot is
+ * freed (after its pattern is verified) and refilled with a new block of
+ * MINSZ..MAXSZ bytes.  Only the OPS loop is timed.  Prints:
+ *
+ *   seed ops=N ws=N minsz=N maxsz=N seed=N secs=S ops_per_sec=R
+ */
+#include "bench.h"
+
+struct slot {
+	void *p;
+	size_t size;
+};
+
+int main(int argc, char **argv)
+{
+	const char *prog = "seed";
+	long ops = bench_arg(argc, argv, 1, 20000000);
+	long ws = bench_arg(argc, argv, 2, 400);
+	long seed = bench_arg(argc, argv, 3, 1);
+	long minsz = bench_arg(argc, argv, 4, 16);
+	long maxsz = bench_arg(argc, argv, 5, 1024);
+	struct bench_rng rng;
+	struct slot *slots;
+	double t0, t1;
+	long i;
+
+	bench_verify_allocator(prog);
+	if (ws < 1 || minsz < 1 || maxsz < minsz) {
+		fprintf(stderr, "%s: need WS >= 1 and 1 <= MINSZ <= MAXSZ\n", prog);
+		return 1;
+	}
+	bench_rng_init(&rng, (uint64_t)seed);
+	slots = calloc((size_t)ws, sizeof(*slots));
+	if (!slots)
+		bench_oom(prog, (size_t)ws * sizeof(*slots));
+
+	for (i = 0; i < ws; i++) {
+		size_t sz = bench_rng_range(&rng, (size_t)minsz, (size_t)maxsz);
+		void *p = malloc(sz);
+
+		if (!p)
+			bench_oom(prog, sz);
+		bench_fill(prog, p, sz);
+		slots[i].p = p;
+		slots[i].size = sz;
+	}
+
+	t0 = bench_now();
+	for (i = 0; i < ops; i++) {
+		struct slot *s = &slots[bench_rng_below(&rng, (uint32_t)ws)];
+		size_t sz = bench_rng_range(&rng, (size_t)minsz, (size_t)maxsz);
+		void *p;
+
+		bench_check(prog, s->p, s->size);
+		free(s->p);
+		p = malloc(sz);
+		if (!p)
+			bench_oom(prog, sz);
+		bench_fill(prog, p, sz);
+		s->p = p;
+		s->size = sz;
+	}
+	t1 = bench_now();
+
+	for (i = 0; i < ws; i++) {
+		bench_check(prog, slots[i].p, slots[i].size);
+		free(slots[i].p);
+	}
+	free(slots);
+
+	printf("seed ops=%ld ws=%ld minsz=%ld maxsz=%ld seed=%ld secs=%.6f ops_per_sec=%.0f\n",
+	       ops, ws, minsz, maxsz, seed, t1 - t0,
+	       (t1 - t0) > 0 ? (double)ops / (t1 - t0) : 0.0);
+	return 0;
+}
