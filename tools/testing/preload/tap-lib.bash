@@ -136,7 +136,8 @@ maps_has_lib() {
 # Test: the library is really loaded into a preloaded process.
 check_loaded() {
 	local out=$TMP/.maps err=$TMP/.maps.err
-	LD_PRELOAD=$LIB cat /proc/self/maps >"$out" 2>"$err"
+	# env execs cat, so /proc/self is cat, the preloaded process.
+	timeout -k 5 60 env LD_PRELOAD="$LIB" cat /proc/self/maps >"$out" 2>"$err"
 	local st=$?
 	if [ $st -eq 0 ] && grep -qF "$LIB_REAL" "$out" && ! preload_error "$err"; then
 		ok "library is mapped into a preloaded process ($LIB_REAL)"

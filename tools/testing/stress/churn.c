@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 	pthread_t ring[JOIN_RING];
 	unsigned ring_n = 0, ring_head = 0, i;
 	unsigned created = 0, create_fail = 0;
-	long freed_total;
+	long freed_total, rss_mid = -1, rss_end;
 	pthread_attr_t det;
 	double t0;
 
@@ -356,7 +356,7 @@ int main(int argc, char **argv)
 	if (o_timeout <= 0)
 		o_timeout = 120 * o_scale + 60;
 
-	tap_plan(6);
+	tap_plan(7);
 	st_print_opts(opts);
 	st_watchdog((unsigned)o_timeout, "churn");
 
@@ -411,6 +411,11 @@ int main(int argc, char **argv)
 		}
 		if (i % 64 == 63)
 			drain_orphans();
+		if (i == nthreads / 2) {
+			/* Heap size half way; the second half must not grow it much. */
+			drain_orphans();
+			rss_mid = st_rss_kib("VmRSS");
+		}
 	}
 	/* Wait until every short-lived thread has finished its work. */
 	for (i = 0; i < nalive; i++)
@@ -437,6 +442,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nsurvivors; i++)
 		pthread_join(surv[i].tid, NULL);
 
+	rss_end = st_rss_kib("VmRSS");
 	freed_total = n_free_self + n_free_surv + n_free_main + n_free_tsd +
 		      n_free_join;
 	tap_ok(created == nthreads && n_threads_done == (long)created,
@@ -454,9 +460,13 @@ int main(int argc, char **argv)
 	tap_ok(n_free_join > 0 || created < 8,
 	       "blocks returned by exited joinable threads freed by joiner (%ld)",
 	       (long)n_free_join);
+	tap_ok(rss_mid < 0 || rss_end <= 2 * rss_mid + 64 * 1024,
+	       "memory of exited threads is reused: RSS %ld KiB half way, %ld KiB at the end",
+	       rss_mid, rss_end);
 	tap_diag("%u threads in %.2f s; frees: own=%ld survivors=%ld main-after-exit=%ld tsd=%ld joiner=%ld",
 		 created, st_now() - t0, (long)n_free_self, (long)n_free_surv,
 		 (long)n_free_main, (long)n_free_tsd, (long)n_free_join);
+	tap_diag("peak RSS %ld KiB", st_rss_kib("VmHWM"));
 	pthread_attr_destroy(&det);
 	pthread_key_delete(tsd_key);
 	free(surv);

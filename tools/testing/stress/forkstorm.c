@@ -480,6 +480,7 @@ int main(int argc, char **argv)
 	       (long)(atomic_load(&worker_ops) - ops_before));
 	tap_diag("%u forks in %.2f s with %u workers", nforks, st_now() - t0,
 		 nworkers);
+	tap_diag("peak RSS %ld KiB", st_rss_kib("VmHWM"));
 	free(w);
 	free(pids);
 	return tap_exit();

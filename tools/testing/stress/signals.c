@@ -435,5 +435,6 @@ int main(int argc, char **argv)
 	tap_ok(!b2.content && !b2.null,
 	       "B2 (no SA_RESTART): heap intact (%ld corrupt, %ld NULL)",
 	       b2.content, b2.null);
+	tap_diag("peak RSS %ld KiB", st_rss_kib("VmHWM"));
 	return tap_exit();
 }

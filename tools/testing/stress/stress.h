@@ -365,6 +365,25 @@ static ST_UNUSED void st_watchdog(unsigned secs, const char *what)
 	pthread_attr_destroy(&a);
 }
 
+/* Resident set size (VmRSS) or its peak (VmHWM) in KiB, from /proc. */
+static ST_UNUSED long st_rss_kib(const char *field)
+{
+	char line[256];
+	long v = -1;
+	size_t len = strlen(field);
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
 /* ------------------------------------------------------------ Arguments */
 
 /*

@@ -485,6 +485,7 @@ int main(int argc, char **argv)
 	tap_diag("%u threads, %.2f s, %.0f kops/s", nthreads, dt,
 		 (double)(sum[0] + sum[1] + sum[2] + sum[3] + sum[4] + sum[5] +
 			  sum[9] + sum[10]) / dt / 1000);
+	tap_diag("peak RSS %ld KiB", st_rss_kib("VmHWM"));
 	free(thr);
 	free(boxes);
 	return tap_exit();
