@@ -16,7 +16,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; 
 echo "1..9"
 
 o=$tmp/out
-make -s -C "$src" O="$o" lib EXTRA_CFLAGS=-Werror >"$tmp/b1.log" 2>&1
+make -C "$src" O="$o" lib EXTRA_CFLAGS=-Werror >"$tmp/b1.log" 2>&1
 check "out-of-tree build with -Werror succeeds" test -f "$o/libhakmem.so" -a -f "$o/libhakmem.a"
 check "out-of-tree objects stay out of the source tree" test -f "$o/mm/slab.o"
 check "quiet output names each step" grep -q '^  CC      mm/slab.o$' "$tmp/b1.log"

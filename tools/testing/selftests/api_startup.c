@@ -40,12 +40,16 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+static pthread_barrier_t all_alive;
+
+/* Every thread is alive at the barrier, so their TLS blocks must differ. */
 static void *tls_thread(void *arg)
 {
 	void *g = cxa_globals();
 	void *p = malloc(1000);
 
 	(void)arg;
+	pthread_barrier_wait(&all_alive);
 	if (!g || !p)
 		return NULL;
 	memset(p, 1, 1000);
@@ -105,6 +109,7 @@ int main(void)
 		void *g[16];
 
 		cxa_globals = (void *(*)(void))dlsym(cxx, "__cxa_get_globals");
+		pthread_barrier_init(&all_alive, NULL, 16);
 		for (int i = 0; cxa_globals && i < 16; i++)
 			if (pthread_create(&t[i], NULL, tls_thread, NULL))
 				all = 0;
