@@ -46,6 +46,12 @@ void pcpu_set_cpu_source(bool rseq)
 	}
 }
 
+void pcpu_lock_wait(struct pcpu_cache *c)
+{
+	while (!pcpu_trylock(c))
+		os_yield();
+}
+
 unsigned pcpu_current_cpu(void)
 {
 	unsigned cpu = pcpu_cpu_raw(), n = hm_heap.nr_cpus;
@@ -97,7 +103,7 @@ void *pcpu_alloc_slow(unsigned cls)
 	struct pcpu_cache *c = hm_heap.pcpu[cpu];
 	void *p = NULL;
 
-	if (hm_trylock(&c->lock)) {
+	if (pcpu_trylock(c)) {
 		void **stack = &c->slot[sc->pcpu_off];
 		unsigned n = c->count[cls], got;
 
@@ -114,7 +120,7 @@ void *pcpu_alloc_slow(unsigned cls)
 		}
 		if (p)
 			pcpu_count(c, nalloc, cls);
-		hm_unlock(&c->lock);
+		pcpu_unlock(c);
 		return p;
 	}
 	hm_stat_inc(ST_PCPU_BUSY);
@@ -130,7 +136,7 @@ void pcpu_free_slow(unsigned cls, void *p, unsigned node)
 	const struct size_class *sc = &hm_class[cls];
 	struct pcpu_cache *c = pcpu_this();
 
-	if (node == c->node && hm_trylock(&c->lock)) {
+	if (node == c->node && pcpu_trylock(c)) {
 		void **stack = &c->slot[sc->pcpu_off];
 		unsigned n = c->count[cls], half = MAX(1u, sc->pcpu_cap / 2u);
 
@@ -144,7 +150,7 @@ void pcpu_free_slow(unsigned cls, void *p, unsigned node)
 		stack[n] = p;
 		c->count[cls] = (uint16_t)(n + 1);
 		pcpu_count(c, nfree, cls);
-		hm_unlock(&c->lock);
+		pcpu_unlock(c);
 		return;
 	}
 	hm_stat_inc(node == c->node ? ST_PCPU_BUSY : ST_REMOTE_FREE);
@@ -159,13 +165,13 @@ void pcpu_drain_all(void)
 	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++) {
 		struct pcpu_cache *c = hm_heap.pcpu[cpu];
 
-		hm_lock(&c->lock);
+		pcpu_lock_wait(c);
 		for (unsigned cls = 0; cls < HM_NCLASS; cls++) {
 			if (c->count[cls])
 				central_free(cls, &c->slot[hm_class[cls].pcpu_off], c->count[cls]);
 			c->count[cls] = 0;
 		}
-		hm_unlock(&c->lock);
+		pcpu_unlock(c);
 	}
 }
 
@@ -190,7 +196,7 @@ void pcpu_fork_prepare(void)
 	if (!hm_opt.pcpu)
 		return;
 	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++)
-		hm_lock(&hm_heap.pcpu[cpu]->lock);
+		pcpu_lock_wait(hm_heap.pcpu[cpu]);
 }
 
 void pcpu_fork_parent(void)
@@ -198,7 +204,7 @@ void pcpu_fork_parent(void)
 	if (!hm_opt.pcpu)
 		return;
 	for (unsigned cpu = hm_heap.nr_cpus; cpu-- > 0;)
-		hm_unlock(&hm_heap.pcpu[cpu]->lock);
+		pcpu_unlock(hm_heap.pcpu[cpu]);
 }
 
 void pcpu_fork_child(void)

@@ -32,7 +32,7 @@
  * for i < count[c] are free objects of class c homed on node.
  */
 struct pcpu_cache {
-	struct hm_lock	lock;		/* trylock only on the fast path */
+	struct hm_lock	lock;		/* only tried: see pcpu_trylock() */
 	uint16_t	node;		/* NUMA node of this CPU */
 	uint16_t	count[HM_NCLASS];
 #ifdef CONFIG_STATS
@@ -72,6 +72,24 @@ static __always_inline struct pcpu_cache *pcpu_this(void)
 	return hm_heap.pcpu[pcpu_current_cpu()];
 }
 
+/*
+ * The cache lock is only ever tried by the fast and slow paths, never slept
+ * on, so there is no waiter to wake: the release is a plain store (one
+ * atomic per operation instead of two).  The rare callers that must have a
+ * particular cache (malloc_trim, fork) spin on pcpu_lock_wait().
+ */
+static __always_inline bool pcpu_trylock(struct pcpu_cache *c)
+{
+	return hm_trylock(&c->lock);
+}
+
+static __always_inline void pcpu_unlock(struct pcpu_cache *c)
+{
+	__atomic_store_n(&c->lock.v, 0, __ATOMIC_RELEASE);
+}
+
+void pcpu_lock_wait(struct pcpu_cache *c);
+
 #ifdef CONFIG_STATS
 #define pcpu_count(c, field, cls)	((c)->field[cls]++)
 #else
@@ -92,7 +110,7 @@ static __always_inline void *pcpu_alloc(unsigned cls)
 	if (unlikely(cpu >= hm_heap.nr_cpus))
 		return NULL;
 	c = hm_heap.pcpu[cpu];
-	if (likely(hm_trylock(&c->lock))) {
+	if (likely(pcpu_trylock(c))) {
 		unsigned n = c->count[cls];
 
 		if (likely(n)) {
@@ -100,7 +118,7 @@ static __always_inline void *pcpu_alloc(unsigned cls)
 			c->count[cls] = (uint16_t)(n - 1);
 			pcpu_count(c, nalloc, cls);
 		}
-		hm_unlock(&c->lock);
+		pcpu_unlock(c);
 	}
 	return p;
 }
@@ -114,7 +132,7 @@ static __always_inline bool pcpu_free(unsigned cls, void *p, unsigned node)
 	if (unlikely(cpu >= hm_heap.nr_cpus))
 		return false;
 	c = hm_heap.pcpu[cpu];
-	if (likely(hm_trylock(&c->lock))) {
+	if (likely(pcpu_trylock(c))) {
 		unsigned n = c->count[cls];
 
 		if (likely(n < hm_class[cls].pcpu_cap && node == c->node)) {
@@ -123,7 +141,7 @@ static __always_inline bool pcpu_free(unsigned cls, void *p, unsigned node)
 			pcpu_count(c, nfree, cls);
 			done = true;
 		}
-		hm_unlock(&c->lock);
+		pcpu_unlock(c);
 	}
 	return done;
 }
