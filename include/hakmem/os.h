@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The OS contract: mm/os.c is the only file that makes system calls.
+ * The OS contract: mm/os.c and mm/os-sys.c are the only files that make
+ * system calls.
  *
  * Every function returns 0 or a pointer on success and a negative errno on
  * failure (never sets errno for the caller, never allocates, never prints).
@@ -8,8 +9,9 @@
  * Capabilities are reported as data (struct os_caps), filled once by
  * os_probe(), so callers never test #ifdefs.
  *
- * Unit tests link tools/testing/unit/fake_os.c instead, which records calls
- * and can inject failures.
+ * Unit tests link tools/testing/unit/fake_os.c instead of mm/os.c (the
+ * functions down to os_getcpu, plus os_write and os_abort), which records
+ * calls and can inject failures; mm/os-sys.c (the rest) is linked as is.
  */
 #ifndef _HAKMEM_OS_H
 #define _HAKMEM_OS_H

@@ -212,75 +212,10 @@ int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len)
 	return err;
 }
 
-long os_peak_rss_kib(void)
-{
-	struct rusage ru;
-	int saved = errno;
-	long r = -1;
-
-	fake_os.calls.peak_rss++;
-	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		r = ru.ru_maxrss;
-	errno = saved;
-	return r;
-}
-
-long os_rss_kib(void)
-{
-	char buf[128];
-	const char *s = buf;
-	long pages = 0;
-
-	fake_os.calls.rss++;
-	if (os_read_file("/proc/self/statm", buf, sizeof(buf)) <= 0)
-		return -1;
-	while (*s && *s != ' ')
-		s++;
-	while (*s == ' ')
-		s++;
-	while (*s >= '0' && *s <= '9')
-		pages = pages * 10 + (*s++ - '0');
-	return pages * (long)(HM_PAGE_SIZE >> 10);
-}
-
-int os_futex_wait(int *addr, int val)
-{
-	int saved = errno;
-	long r;
-
-	fake_os.calls.futex_wait++;
-	r = syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-	errno = saved;
-	return r < 0 ? -1 : 0;
-}
-
-int os_futex_wake(int *addr, int nr)
-{
-	int saved = errno;
-	long r;
-
-	fake_os.calls.futex_wake++;
-	r = syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, nr, NULL, NULL, 0);
-	errno = saved;
-	return (int)r;
-}
-
-int os_gettid(void)
-{
-	fake_os.calls.gettid++;
-	return (int)syscall(SYS_gettid);
-}
-
 int os_getcpu(void)
 {
 	fake_os.calls.getcpu++;
 	return (int)fake_os.cpu;
-}
-
-void os_yield(void)
-{
-	fake_os.calls.yield++;
-	sched_yield();
 }
 
 long os_write(int fd, const void *buf, size_t len)
@@ -310,44 +245,6 @@ long os_write(int fd, const void *buf, size_t len)
 	}
 	errno = saved;
 	return (long)done;
-}
-
-int os_dup_high(int fd)
-{
-	int saved = errno, r;
-
-	fake_os.calls.dup_high++;
-	r = fcntl(fd, F_DUPFD_CLOEXEC, 64);
-	errno = saved;
-	return r;
-}
-
-long os_read_file(const char *path, char *buf, size_t len)
-{
-	int saved = errno, fd;
-	long n, total = 0;
-
-	fake_os.calls.read_file++;
-	if (!len)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		n = -errno;
-		errno = saved;
-		return n;
-	}
-	while ((size_t)total + 1 < len) {
-		n = read(fd, buf + total, len - 1 - total);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		total += n;
-	}
-	buf[total] = '\0';
-	close(fd);
-	errno = saved;
-	return total;
 }
 
 void os_abort(void)

@@ -2,8 +2,9 @@
 /*
  * The fake OS layer the unit tests link instead of mm/os.o.
  *
- * Every function of include/hakmem/os.h is implemented on real mappings
- * (mmap/mremap), so the memory the heap hands out is real, but:
+ * Every function mm/os.c implements (see include/hakmem/os.h) is faked on
+ * real mappings (mmap/mremap), so the memory the heap hands out is real,
+ * but:
  *
  *   - each call is counted in fake_os.calls;
  *   - fake_os.fail_<op> = N makes the N-th next call of <op> fail with
@@ -36,8 +37,7 @@
 
 struct fake_os_calls {
 	unsigned long	probe, reserve, commit, map_meta, decommit, purge, move;
-	unsigned long	peak_rss, rss, futex_wait, futex_wake, gettid, getcpu;
-	unsigned long	yield, write, dup_high, read_file, abort;
+	unsigned long	getcpu, write, abort;
 };
 
 struct fake_os {
