@@ -286,25 +286,35 @@ wl_run_synth() {
 # redis-server under the allocator, driven by redis-benchmark over
 # loopback (the client itself runs with the default allocator).
 wl_run_redis() {
-	local mode=$1 work=$2 n port pid i rc=0 t0 t1 hwm secs rps tests
+	local mode=$1 work=$2 n port pid i attempt rc=0 t0 t1 hwm secs rps tests
 	n=$(wl_args redis "$mode")
 	tests="set,get,lpush,lpop,sadd,hset,mset"
 	bench_bind_check redis-server --version || return 1
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		port=$((20000 + (RANDOM % 20000)))
-		redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 || break
-	done
-	# shellcheck disable=SC2086
-	env LD_PRELOAD="$A_PRELOAD" BENCH_EXPECT="$A_EXPECT" $A_ENV \
-		redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes \
-		--save '' --appendonly no --daemonize no --loglevel warning \
-		--dir "$work" --logfile "$work/redis.log" >/dev/null 2>"$work/err" &
-	pid=$!
-	echo "$pid" >"$work/redis.pid"	# for run.sh, should it be interrupted
-	for i in $(seq 1 100); do
-		[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
+	# A random port may turn out to be taken (bind fails and the server
+	# exits at once): then try another one, a few times.
+	for attempt in 1 2 3 4 5; do
+		for i in 1 2 3 4 5 6 7 8 9 10; do
+			port=$((20000 + (RANDOM % 20000)))
+			redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 || break
+		done
+		: >"$work/redis.log"
+		# shellcheck disable=SC2086
+		env LD_PRELOAD="$A_PRELOAD" BENCH_EXPECT="$A_EXPECT" $A_ENV \
+			redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes \
+			--save '' --appendonly no --daemonize no --loglevel warning \
+			--dir "$work" --logfile "$work/redis.log" >/dev/null 2>"$work/err" &
+		pid=$!
+		echo "$pid" >"$work/redis.pid"	# for run.sh, should it be interrupted
+		for i in $(seq 1 100); do
+			[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && break
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && break
+		if ! grep -q 'Address already in use' "$work/redis.log" 2>/dev/null; then
+			break
+		fi
+		wait "$pid" 2>/dev/null
 	done
 	if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" != PONG ]; then
 		echo "redis: server did not start" >&2
