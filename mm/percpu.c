@@ -2,11 +2,14 @@
 /*
  * The generic per-CPU front end: slow paths.
  *
- * Every possible CPU has a struct pcpu_cache (include/hakmem/percpu.h)
- * guarded by a lock that the fast paths only ever try: a thread that finds
- * its CPU's cache busy (the holder was preempted or migrated, or another
- * thread got there first) goes straight to the central lists instead of
- * waiting.  So preemption and migration inside the critical section cost a
+ * Every possible CPU has HM_PCPU_WAYS struct pcpu_cache (include/hakmem/
+ * percpu.h), each guarded by a lock that is only ever tried: a thread that
+ * finds its preferred cache busy (its holder was preempted or migrated, or
+ * another thread got there first) tries the other caches of its CPU, then
+ * goes straight to the central lists instead of waiting.  Without rseq a
+ * thread preempted inside its critical section holds its cache for up to a
+ * timeslice; with 32 threads a CPU, one cache per CPU sent most traffic to
+ * the central lists.  So preemption and migration inside the critical section cost a
  * detour, never a wrong result or a stall.
  *
  * Refill takes half a cache's capacity from the node's central list in one
@@ -63,11 +66,17 @@ unsigned pcpu_current_cpu(void)
 	return (unsigned)os_getcpu() % n;
 }
 
+static unsigned nr_caches(void)
+{
+	return hm_heap.nr_cpus << HM_PCPU_WAYS_SHIFT;
+}
+
 int pcpu_setup(void)
 {
+	unsigned n = os_caps.nr_cpus << HM_PCPU_WAYS_SHIFT;
 	size_t one = ALIGN_UP(sizeof(struct pcpu_cache) + hm_pcpu_slots * sizeof(void *),
 			      HM_CACHELINE);
-	size_t table = ALIGN_UP(os_caps.nr_cpus * sizeof(void *), HM_CACHELINE);
+	size_t table = ALIGN_UP(n * sizeof(void *), HM_CACHELINE);
 	char *mem;
 	void *m;
 	int err;
@@ -78,32 +87,46 @@ int pcpu_setup(void)
 		if (err)
 			return err;
 		hm_heap.pcpu = m;
-		for (unsigned c = 0; c < os_caps.nr_cpus; c++)
-			hm_heap.pcpu[c] = &busy_cache;
+		for (unsigned i = 0; i < n; i++)
+			hm_heap.pcpu[i] = &busy_cache;
 		return 0;
 	}
-	err = os_map_meta(ALIGN_UP(table + one * os_caps.nr_cpus, HM_PAGE_SIZE), &m);
+	err = os_map_meta(ALIGN_UP(table + one * n, HM_PAGE_SIZE), &m);
 	if (err)
 		return err;
 	mem = m;
 	hm_heap.pcpu = m;
-	for (unsigned c = 0; c < os_caps.nr_cpus; c++) {
-		struct pcpu_cache *pc = (struct pcpu_cache *)(mem + table + one * c);
+	for (unsigned i = 0; i < n; i++) {
+		struct pcpu_cache *pc = (struct pcpu_cache *)(mem + table + one * i);
 
-		pc->node = hm_heap.cpu_node[c];
-		hm_heap.pcpu[c] = pc;
+		pc->node = hm_heap.cpu_node[i >> HM_PCPU_WAYS_SHIFT];
+		hm_heap.pcpu[i] = pc;
 	}
 	return 0;
+}
+
+/* This thread's preferred cache on cpu if free, else another way of cpu. */
+static struct pcpu_cache *lock_some_way(unsigned cpu)
+{
+	unsigned way = pcpu_way();
+
+	for (unsigned k = 0; k < HM_PCPU_WAYS; k++) {
+		struct pcpu_cache *c = hm_heap.pcpu[pcpu_index(cpu, way + k)];
+
+		if (pcpu_trylock(c))
+			return c;
+	}
+	return NULL;
 }
 
 void *pcpu_alloc_slow(unsigned cls)
 {
 	const struct size_class *sc = &hm_class[cls];
 	unsigned cpu = pcpu_current_cpu();
-	struct pcpu_cache *c = hm_heap.pcpu[cpu];
+	struct pcpu_cache *c = lock_some_way(cpu);
 	void *p = NULL;
 
-	if (pcpu_trylock(c)) {
+	if (c) {
 		void **stack = &c->slot[sc->pcpu_off];
 		unsigned n = c->count[cls], got;
 
@@ -134,9 +157,12 @@ void *pcpu_alloc_slow(unsigned cls)
 void pcpu_free_slow(unsigned cls, void *p, unsigned node)
 {
 	const struct size_class *sc = &hm_class[cls];
-	struct pcpu_cache *c = pcpu_this();
+	unsigned cpu = pcpu_current_cpu();
+	struct pcpu_cache *c = NULL;
 
-	if (node == c->node && pcpu_trylock(c)) {
+	if (node == hm_heap.cpu_node[cpu])
+		c = lock_some_way(cpu);
+	if (c) {
 		void **stack = &c->slot[sc->pcpu_off];
 		unsigned n = c->count[cls], half = MAX(1u, sc->pcpu_cap / 2u);
 
@@ -153,7 +179,7 @@ void pcpu_free_slow(unsigned cls, void *p, unsigned node)
 		pcpu_unlock(c);
 		return;
 	}
-	hm_stat_inc(node == c->node ? ST_PCPU_BUSY : ST_REMOTE_FREE);
+	hm_stat_inc(node == hm_heap.cpu_node[cpu] ? ST_PCPU_BUSY : ST_REMOTE_FREE);
 	__atomic_fetch_add(&direct_free[cls], 1, __ATOMIC_RELAXED);
 	central_free(cls, &p, 1);
 }
@@ -162,8 +188,8 @@ void pcpu_drain_all(void)
 {
 	if (!hm_opt.pcpu)
 		return;
-	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++) {
-		struct pcpu_cache *c = hm_heap.pcpu[cpu];
+	for (unsigned i = 0; i < nr_caches(); i++) {
+		struct pcpu_cache *c = hm_heap.pcpu[i];
 
 		pcpu_lock_wait(c);
 		for (unsigned cls = 0; cls < HM_NCLASS; cls++) {
@@ -181,9 +207,9 @@ void pcpu_class_counts(unsigned cls, uint64_t *nalloc, uint64_t *nfree)
 
 #ifdef CONFIG_STATS
 	if (hm_opt.pcpu) {
-		for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++) {
-			a += READ_ONCE(hm_heap.pcpu[cpu]->nalloc[cls]);
-			f += READ_ONCE(hm_heap.pcpu[cpu]->nfree[cls]);
+		for (unsigned i = 0; i < nr_caches(); i++) {
+			a += READ_ONCE(hm_heap.pcpu[i]->nalloc[cls]);
+			f += READ_ONCE(hm_heap.pcpu[i]->nfree[cls]);
 		}
 	}
 #endif
@@ -195,22 +221,22 @@ void pcpu_fork_prepare(void)
 {
 	if (!hm_opt.pcpu)
 		return;
-	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++)
-		pcpu_lock_wait(hm_heap.pcpu[cpu]);
+	for (unsigned i = 0; i < nr_caches(); i++)
+		pcpu_lock_wait(hm_heap.pcpu[i]);
 }
 
 void pcpu_fork_parent(void)
 {
 	if (!hm_opt.pcpu)
 		return;
-	for (unsigned cpu = hm_heap.nr_cpus; cpu-- > 0;)
-		pcpu_unlock(hm_heap.pcpu[cpu]);
+	for (unsigned i = nr_caches(); i-- > 0;)
+		pcpu_unlock(hm_heap.pcpu[i]);
 }
 
 void pcpu_fork_child(void)
 {
 	if (!hm_opt.pcpu)
 		return;
-	for (unsigned cpu = 0; cpu < hm_heap.nr_cpus; cpu++)
-		hm_lock_reset(&hm_heap.pcpu[cpu]->lock);
+	for (unsigned i = 0; i < nr_caches(); i++)
+		hm_lock_reset(&hm_heap.pcpu[i]->lock);
 }

@@ -51,7 +51,14 @@
 #define HM_LARGE_MAX		(1UL << 20)
 #define HM_LARGE_MAX_PAGES	(HM_LARGE_MAX >> HM_PAGE_SHIFT)	/* 256 */
 
-/* Per-CPU cache: at most this many objects and about this many bytes per class. */
+/*
+ * Per-CPU caches: each CPU has HM_PCPU_WAYS of them; a thread prefers the
+ * one its thread pointer hashes to and tries the others of its CPU when
+ * that one is busy.  At most HM_PCPU_MAX_OBJECTS objects and about
+ * HM_PCPU_CLASS_BYTES bytes per class in each.
+ */
+#define HM_PCPU_WAYS_SHIFT	2
+#define HM_PCPU_WAYS		(1u << HM_PCPU_WAYS_SHIFT)
 #define HM_PCPU_MAX_OBJECTS	64
 #define HM_PCPU_MIN_OBJECTS	4
 #define HM_PCPU_CLASS_BYTES	(128UL << 10)

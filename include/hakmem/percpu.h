@@ -2,8 +2,8 @@
 /*
  * The per-CPU front end: the generic interface used by mm/.
  *
- * Each possible CPU owns a struct pcpu_cache: for every size class a small
- * array-stack of free objects.  mm/ calls only:
+ * Each possible CPU owns HM_PCPU_WAYS struct pcpu_cache: for every size
+ * class a small array-stack of free objects.  mm/ calls only:
  *
  *   pcpu_alloc(cls)      pop an object of class cls, or NULL: take the slow path
  *   pcpu_free(cls, p)    push p, or false: take the slow path
@@ -62,14 +62,39 @@ static __always_inline unsigned pcpu_cpu_raw(void)
 	return (unsigned)pcpu_tp_read_int(hm_heap.cpu_off);
 }
 
+/*
+ * Which of its CPU's caches this thread prefers: a hash of the thread
+ * pointer, so threads sharing a CPU spread over its HM_PCPU_WAYS caches.
+ * A thread preempted inside its critical section keeps its cache locked
+ * until it runs again (a whole timeslice on a busy machine); the other
+ * threads of that CPU then use the other ways instead of the central lists.
+ */
+static __always_inline unsigned pcpu_way(void)
+{
+	uintptr_t tp = (uintptr_t)__builtin_thread_pointer();
+
+	return (unsigned)(((tp >> 12) * 0x9e3779b97f4a7c15ull) >> (64 - HM_PCPU_WAYS_SHIFT));
+}
+
+static __always_inline unsigned pcpu_index(unsigned cpu, unsigned way)
+{
+	return (cpu << HM_PCPU_WAYS_SHIFT) | (way & (HM_PCPU_WAYS - 1));
+}
+
 /* The CPU for the slow paths: never fails (getcpu when rseq has none). */
 unsigned pcpu_current_cpu(void);
 /* Take the CPU from glibc's rseq area (true) or from getcpu (false). */
 void pcpu_set_cpu_source(bool rseq);
 
+/* The cache this thread prefers on a given CPU. */
+static __always_inline struct pcpu_cache *pcpu_cache_for(unsigned cpu)
+{
+	return hm_heap.pcpu[pcpu_index(cpu, pcpu_way())];
+}
+
 static __always_inline struct pcpu_cache *pcpu_this(void)
 {
-	return hm_heap.pcpu[pcpu_current_cpu()];
+	return pcpu_cache_for(pcpu_current_cpu());
 }
 
 /*
@@ -109,7 +134,7 @@ static __always_inline void *pcpu_alloc(unsigned cls)
 
 	if (unlikely(cpu >= hm_heap.nr_cpus))
 		return NULL;
-	c = hm_heap.pcpu[cpu];
+	c = pcpu_cache_for(cpu);
 	if (likely(pcpu_trylock(c))) {
 		unsigned n = c->count[cls];
 
@@ -131,7 +156,7 @@ static __always_inline bool pcpu_free(unsigned cls, void *p, unsigned node)
 
 	if (unlikely(cpu >= hm_heap.nr_cpus))
 		return false;
-	c = hm_heap.pcpu[cpu];
+	c = pcpu_cache_for(cpu);
 	if (likely(pcpu_trylock(c))) {
 		unsigned n = c->count[cls];
 

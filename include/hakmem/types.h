@@ -176,7 +176,7 @@ struct hm_heap {
 	uint32_t	*chunk;		/* chunk table, all nodes back to back */
 	struct hm_node	*node;		/* nr_nodes entries */
 	uint16_t	*cpu_node;	/* nr_cpus entries */
-	struct pcpu_cache **pcpu;	/* nr_cpus entries (see percpu.h) */
+	struct pcpu_cache **pcpu;	/* nr_cpus << HM_PCPU_WAYS_SHIFT (percpu.h) */
 	long		cpu_off;	/* thread pointer to an int: CPU or < 0 */
 	int		rseq_cpu;	/* cpu_off points into glibc's rseq area */
 };

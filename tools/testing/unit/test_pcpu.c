@@ -8,7 +8,7 @@
 
 static struct pcpu_cache *cache(unsigned cpu)
 {
-	return hm_heap.pcpu[cpu];
+	return pcpu_cache_for(cpu);
 }
 
 /*
@@ -52,7 +52,8 @@ static uint64_t slab_used(unsigned node, unsigned cls)
 
 START_TEST(caches_are_set_up)
 {
-	ck_assert_ptr_ne(hm_heap.pcpu[0], hm_heap.pcpu[1]);
+	for (unsigned i = 1; i < FAKE_NR_CPUS * HM_PCPU_WAYS; i++)
+		ck_assert_ptr_ne(hm_heap.pcpu[i - 1], hm_heap.pcpu[i]);
 	for (unsigned cpu = 0; cpu < FAKE_NR_CPUS; cpu++) {
 		ck_assert_uint_eq(cache(cpu)->node, hm_heap.cpu_node[cpu]);
 		ck_assert_uint_eq((uintptr_t)cache(cpu) % HM_CACHELINE, 0);
@@ -206,7 +207,13 @@ START_TEST(each_cpu_has_its_cache)
 }
 END_TEST
 
-START_TEST(busy_cache_goes_central)
+/* The way after this thread's preferred one on cpu. */
+static struct pcpu_cache *next_way(unsigned cpu)
+{
+	return hm_heap.pcpu[pcpu_index(cpu, pcpu_way() + 1)];
+}
+
+START_TEST(busy_cache_uses_another_way)
 {
 	unsigned cls = size_class(64);
 	void *p, *q;
@@ -214,7 +221,31 @@ START_TEST(busy_cache_goes_central)
 	set_mode(_i);
 
 	p = hm_malloc(64);
-	ck_assert(hm_trylock(&cache(0)->lock));		/* someone holds CPU 0's cache */
+	ck_assert_uint_eq(next_way(0)->count[cls], 0);
+	ck_assert(hm_trylock(&cache(0)->lock));		/* someone holds our way */
+	q = hm_malloc(64);				/* the next way refills */
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(cache(0)->count[cls], hm_class[cls].pcpu_cap / 2 - 1);
+	ck_assert_uint_eq(next_way(0)->count[cls], hm_class[cls].pcpu_cap / 2 - 1);
+	ck_assert_uint_eq(unit_stat(ST_PCPU_BUSY), 0);
+	hm_free(q);					/* back to the next way */
+	ck_assert_uint_eq(next_way(0)->count[cls], hm_class[cls].pcpu_cap / 2);
+	hm_unlock(&cache(0)->lock);
+	hm_free(p);
+	ck_assert_uint_eq(cache(0)->count[cls], hm_class[cls].pcpu_cap / 2);
+}
+END_TEST
+
+START_TEST(all_ways_busy_goes_central)
+{
+	unsigned cls = size_class(64);
+	void *p, *q;
+
+	set_mode(_i);
+
+	p = hm_malloc(64);
+	for (unsigned w = 0; w < HM_PCPU_WAYS; w++)	/* every cache of CPU 0 held */
+		ck_assert(hm_trylock(&hm_heap.pcpu[pcpu_index(0, w)]->lock));
 	q = hm_malloc(64);				/* served centrally */
 	ck_assert_ptr_nonnull(q);
 	ck_assert_uint_eq(cache(0)->count[cls], hm_class[cls].pcpu_cap / 2 - 1);
@@ -222,7 +253,12 @@ START_TEST(busy_cache_goes_central)
 	hm_free(q);					/* also central */
 	ck_assert_uint_eq(cache(0)->count[cls], hm_class[cls].pcpu_cap / 2 - 1);
 	ck_assert_uint_eq(unit_stat(ST_PCPU_BUSY), 2 * HM_STATS_ENABLED);
-	hm_unlock(&cache(0)->lock);
+	for (unsigned w = 0; w < HM_PCPU_WAYS; w++) {
+		ck_assert_uint_eq(hm_heap.pcpu[pcpu_index(0, w)]->count[cls],
+				  w == (pcpu_way() & (HM_PCPU_WAYS - 1)) ?
+				  hm_class[cls].pcpu_cap / 2u - 1 : 0u);
+		hm_unlock(&hm_heap.pcpu[pcpu_index(0, w)]->lock);
+	}
 	hm_free(p);
 	ck_assert_uint_eq(cache(0)->count[cls], hm_class[cls].pcpu_cap / 2);
 	unit_check_central(0, cls);
@@ -396,7 +432,8 @@ static Suite *pcpu_suite(void)
 	tcase_add_loop_test(tc, refill_then_pop, 0, 2);
 	tcase_add_loop_test(tc, free_pushes_and_drains_half, 0, 2);
 	tcase_add_loop_test(tc, each_cpu_has_its_cache, 0, 2);
-	tcase_add_loop_test(tc, busy_cache_goes_central, 0, 2);
+	tcase_add_loop_test(tc, all_ways_busy_goes_central, 0, 2);
+	tcase_add_loop_test(tc, busy_cache_uses_another_way, 0, 2);
 	tcase_add_loop_test(tc, drain_all_empties_every_cache, 0, 2);
 	tcase_add_loop_test(tc, class_counts_match, 0, 2);
 	tcase_add_loop_test(tc, memalign_uses_the_cache, 0, 2);
