@@ -219,6 +219,42 @@ static inline void bench_check(const char *prog, const void *p, size_t size)
 	}
 }
 
+
+/* A block of a working set: where it is and how big (for the check). */
+struct bench_slot {
+	void	*p;
+	size_t	size;
+};
+
+/* Put a fresh block of sz bytes, filled with its pattern, in slot s. */
+static inline void bench_slot_new(const char *prog, struct bench_slot *s, size_t sz)
+{
+	void *p = malloc(sz);
+
+	if (!p)
+		bench_oom(prog, sz);
+	bench_fill(prog, p, sz);
+	s->p = p;
+	s->size = sz;
+}
+
+/* Fill n slots with blocks of random size in [minsz, maxsz]. */
+static inline void bench_slots_fill(const char *prog, struct bench_rng *r,
+				    struct bench_slot *slots, long n, long minsz, long maxsz)
+{
+	for (long i = 0; i < n; i++)
+		bench_slot_new(prog, &slots[i], bench_rng_range(r, (size_t)minsz, (size_t)maxsz));
+}
+
+/* Check and free the blocks of n slots. */
+static inline void bench_slots_free(const char *prog, struct bench_slot *slots, long n)
+{
+	for (long i = 0; i < n; i++) {
+		bench_check(prog, slots[i].p, slots[i].size);
+		free(slots[i].p);
+	}
+}
+
 /* --------------------------------------------------- allocator check */
 
 static inline const char *bench_sym_file(const char *sym, char *buf, size_t len)

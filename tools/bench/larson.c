@@ -19,13 +19,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-struct slot {
-	void *p;
-	size_t size;
-};
-
 struct set {
-	struct slot *slots;
+	struct bench_slot *slots;
 };
 
 static const char *prog = "larson";
@@ -40,43 +35,22 @@ struct worker {
 	long ops;
 };
 
-static void fill_set(struct set *s, struct bench_rng *rng)
-{
-	long i;
-
-	for (i = 0; i < nblocks; i++) {
-		size_t sz = bench_rng_range(rng, (size_t)minsz, (size_t)maxsz);
-		void *p = malloc(sz);
-
-		if (!p)
-			bench_oom(prog, sz);
-		bench_fill(prog, p, sz);
-		s->slots[i].p = p;
-		s->slots[i].size = sz;
-	}
-}
-
 static struct set *new_set(struct bench_rng *rng)
 {
 	struct set *s = malloc(sizeof(*s));
 
 	if (!s)
 		bench_oom(prog, sizeof(*s));
-	s->slots = malloc((size_t)nblocks * sizeof(struct slot));
+	s->slots = malloc((size_t)nblocks * sizeof(*s->slots));
 	if (!s->slots)
-		bench_oom(prog, (size_t)nblocks * sizeof(struct slot));
-	fill_set(s, rng);
+		bench_oom(prog, (size_t)nblocks * sizeof(*s->slots));
+	bench_slots_fill(prog, rng, s->slots, nblocks, minsz, maxsz);
 	return s;
 }
 
 static void free_set(struct set *s)
 {
-	long i;
-
-	for (i = 0; i < nblocks; i++) {
-		bench_check(prog, s->slots[i].p, s->slots[i].size);
-		free(s->slots[i].p);
-	}
+	bench_slots_free(prog, s->slots, nblocks);
 	free(s->slots);
 	free(s);
 }
@@ -93,18 +67,12 @@ static void *worker_main(void *arg)
 		long i;
 
 		for (i = 0; i < round_ops; i++) {
-			struct slot *s = &cur->slots[bench_rng_below(&rng, (uint32_t)nblocks)];
+			struct bench_slot *s = &cur->slots[bench_rng_below(&rng, (uint32_t)nblocks)];
 			size_t sz = bench_rng_range(&rng, (size_t)minsz, (size_t)maxsz);
-			void *p;
 
 			bench_check(prog, s->p, s->size);
 			free(s->p);
-			p = malloc(sz);
-			if (!p)
-				bench_oom(prog, sz);
-			bench_fill(prog, p, sz);
-			s->p = p;
-			s->size = sz;
+			bench_slot_new(prog, s, sz);
 		}
 		ops += round_ops;
 		/* Hand this array over and continue with whatever was waiting. */

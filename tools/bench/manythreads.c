@@ -19,11 +19,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-struct slot {
-	void *p;
-	size_t size;
-};
-
 struct node {
 	struct node *next;
 };
@@ -78,29 +73,19 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct worker *peer = &workers[(w->index + 1) % nthreads];
 	struct bench_rng rng;
-	struct slot *slots;
+	struct bench_slot *slots;
 	long i;
 
 	bench_rng_init(&rng, w->seed);
 	slots = malloc((size_t)ws * sizeof(*slots));
 	if (!slots)
 		bench_oom(prog, (size_t)ws * sizeof(*slots));
-	for (i = 0; i < ws; i++) {
-		size_t sz = bench_rng_range(&rng, (size_t)minsz, (size_t)maxsz);
-		void *p = malloc(sz);
-
-		if (!p)
-			bench_oom(prog, sz);
-		bench_fill(prog, p, sz);
-		slots[i].p = p;
-		slots[i].size = sz;
-	}
+	bench_slots_fill(prog, &rng, slots, ws, minsz, maxsz);
 	pthread_barrier_wait(&start_line);
 
 	for (i = 1; i <= ops; i++) {
-		struct slot *s = &slots[bench_rng_below(&rng, (uint32_t)ws)];
+		struct bench_slot *s = &slots[bench_rng_below(&rng, (uint32_t)ws)];
 		size_t sz = bench_rng_range(&rng, (size_t)minsz, (size_t)maxsz);
-		void *p;
 
 		bench_check(prog, s->p, s->size);
 		if (i % remote_every == 0) {
@@ -109,19 +94,11 @@ static void *worker_main(void *arg)
 		} else {
 			free(s->p);
 		}
-		p = malloc(sz);
-		if (!p)
-			bench_oom(prog, sz);
-		bench_fill(prog, p, sz);
-		s->p = p;
-		s->size = sz;
+		bench_slot_new(prog, s, sz);
 		w->remote_freed += drain(w);
 	}
 
-	for (i = 0; i < ws; i++) {
-		bench_check(prog, slots[i].p, slots[i].size);
-		free(slots[i].p);
-	}
+	bench_slots_free(prog, slots, ws);
 	free(slots);
 	return NULL;
 }

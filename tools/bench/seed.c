@@ -13,11 +13,6 @@
  */
 #include "bench.h"
 
-struct slot {
-	void *p;
-	size_t size;
-};
-
 int main(int argc, char **argv)
 {
 	const char *prog = "seed";
@@ -27,7 +22,7 @@ int main(int argc, char **argv)
 	long minsz = bench_arg(argc, argv, 4, 16);
 	long maxsz = bench_arg(argc, argv, 5, 1024);
 	struct bench_rng rng;
-	struct slot *slots;
+	struct bench_slot *slots;
 	double t0, t1;
 	long i;
 
@@ -41,38 +36,20 @@ int main(int argc, char **argv)
 	if (!slots)
 		bench_oom(prog, (size_t)ws * sizeof(*slots));
 
-	for (i = 0; i < ws; i++) {
-		size_t sz = bench_rng_range(&rng, (size_t)minsz, (size_t)maxsz);
-		void *p = malloc(sz);
-
-		if (!p)
-			bench_oom(prog, sz);
-		bench_fill(prog, p, sz);
-		slots[i].p = p;
-		slots[i].size = sz;
-	}
+	bench_slots_fill(prog, &rng, slots, ws, minsz, maxsz);
 
 	t0 = bench_now();
 	for (i = 0; i < ops; i++) {
-		struct slot *s = &slots[bench_rng_below(&rng, (uint32_t)ws)];
+		struct bench_slot *s = &slots[bench_rng_below(&rng, (uint32_t)ws)];
 		size_t sz = bench_rng_range(&rng, (size_t)minsz, (size_t)maxsz);
-		void *p;
 
 		bench_check(prog, s->p, s->size);
 		free(s->p);
-		p = malloc(sz);
-		if (!p)
-			bench_oom(prog, sz);
-		bench_fill(prog, p, sz);
-		s->p = p;
-		s->size = sz;
+		bench_slot_new(prog, s, sz);
 	}
 	t1 = bench_now();
 
-	for (i = 0; i < ws; i++) {
-		bench_check(prog, slots[i].p, slots[i].size);
-		free(slots[i].p);
-	}
+	bench_slots_free(prog, slots, ws);
 	free(slots);
 
 	printf("seed ops=%ld ws=%ld minsz=%ld maxsz=%ld seed=%ld secs=%.6f ops_per_sec=%.0f\n",
