@@ -12,7 +12,7 @@ n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 skip() { n=$((n + 1)); echo "ok $n - $2 # SKIP $1"; }
-echo "1..6"
+echo "1..8"
 
 orders=("$lib:$libdir/libnuma.so.1" "$libdir/libnuma.so.1:$lib"
 	"$libdir/libhugetlbfs.so.0:$lib:$libdir/libnuma.so.1")
@@ -41,6 +41,21 @@ fi
 # The first malloc may come from the loader itself (LD_BIND_NOW, audit-free).
 out=$(LD_BIND_NOW=1 LD_PRELOAD=$lib /bin/ls -d / 2>&1)
 if [ "$out" = "/" ]; then ok "ls with LD_BIND_NOW"; else nok "ls with LD_BIND_NOW"; echo "# $out"; fi
+
+# A bad option value is reported, the default used, and the program runs.
+out=$(HAKMEM_THP=maybe HAKMEM_REGION_GB=-5 LD_PRELOAD=$lib /bin/ls -d / 2>&1)
+if grep -q '^hakmem: ignoring HAKMEM_THP=maybe' <<<"$out" &&
+   grep -q '^hakmem: ignoring HAKMEM_REGION_GB=-5' <<<"$out" && grep -qx / <<<"$out"; then
+	ok "invalid option values are reported and ignored"
+else
+	nok "invalid option values are reported and ignored"; sed 's/^/# /' <<<"$out"
+fi
+out=$(HAKMEM_PCPU=off HAKMEM_THP=no HAKMEM_STATS=text LD_PRELOAD=$lib /bin/ls -d / 2>&1)
+if grep -q 'front-end: central' <<<"$out" && grep -q 'thp 0, 4k [1-9]' <<<"$out"; then
+	ok "symbolic option values (off, no, text) take effect"
+else
+	nok "symbolic option values (off, no, text) take effect"; sed 's/^/# /' <<<"$out" | head -4
+fi
 
 # Options are read even when the first allocation is made before main().
 if [ ! -x "$prog" ]; then
