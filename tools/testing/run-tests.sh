@@ -2,10 +2,12 @@
 # The test suite: everything `make check` runs, in one prove(1) session per
 # part, so each part's TAP is summed up and the last lines say PASS or FAIL.
 #
-#   tools/testing/run-tests.sh OBJTREE [--quick] [--only PART]
+#   tools/testing/run-tests.sh OBJTREE [--only PART]
 #
-# Parts: build (the build system), unit, selftests, selftests-central (the same selftests with the
-# per-CPU caches off), stress, preload (real programs), bench-smoke.
+# Parts: build (the build system), unit, selftests, selftests-central (the
+# same selftests with the per-CPU caches off), selftests-norseq (with
+# glibc's rseq registration off, so the CPU comes from getcpu), stress,
+# preload (real programs), bench-smoke.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
 shift
@@ -52,6 +54,7 @@ part build "$srctree/tools/testing/build/build.sh"
 part unit $(list "$objtree/tools/testing/unit" 'test_*')
 part selftests $(list "$objtree/tools/testing/selftests" '*')
 HAKMEM_PCPU=0 part selftests-central $(list "$objtree/tools/testing/selftests" '*')
+GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(list "$objtree/tools/testing/selftests" '*')
 part stress $(list "$objtree/tools/testing/stress" '*')
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 if [ -x "$srctree/tools/bench/smoke.sh" ]; then
