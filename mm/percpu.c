@@ -166,6 +166,10 @@ void pcpu_free_slow(unsigned cls, void *p, unsigned node)
 		void **stack = &c->slot[sc->pcpu_off];
 		unsigned n = c->count[cls], half = MAX(1u, sc->pcpu_cap / 2u);
 
+		if (n && stack[n - 1] == p) {
+			pcpu_unlock(c);
+			hm_fatal("free(): double free detected", p);
+		}
 		if (n >= sc->pcpu_cap) {
 			/* Drain the oldest half; the hottest objects stay. */
 			central_free(cls, stack, half);

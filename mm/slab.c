@@ -133,6 +133,10 @@ void central_free(unsigned cls, void **objs, unsigned n)
 			c = want;
 			hm_lock(&c->lock);
 		}
+		if (unlikely(s->freelist == (void *)p || !s->used)) {
+			hm_unlock(&c->lock);
+			hm_fatal("free(): double free detected", (void *)p);
+		}
 		*(void **)p = s->freelist;
 		s->freelist = (void *)p;
 		s->used--;

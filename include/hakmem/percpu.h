@@ -159,9 +159,15 @@ static __always_inline bool pcpu_free(unsigned cls, void *p, unsigned node)
 	c = pcpu_cache_for(cpu);
 	if (likely(pcpu_trylock(c))) {
 		unsigned n = c->count[cls];
+		void **top = &c->slot[hm_class[cls].pcpu_off + n];
 
-		if (likely(n < hm_class[cls].pcpu_cap && node == c->node)) {
-			c->slot[hm_class[cls].pcpu_off + n] = p;
+		/*
+		 * The last object pushed being p again is the commonest double
+		 * free; the slow path reports it.
+		 */
+		if (likely(n < hm_class[cls].pcpu_cap && node == c->node &&
+			   (!n || top[-1] != p))) {
+			*top = p;
 			c->count[cls] = (uint16_t)(n + 1);
 			pcpu_count(c, nfree, cls);
 			done = true;

@@ -99,6 +99,16 @@ static void realloc_interior(void *arg)
 	noinline_sink(q);
 }
 
+/* free the same small, large or huge block twice in a row */
+static void double_free(void *arg)
+{
+	size_t size = (size_t)(uintptr_t)arg;
+	char *p = hk_malloc(size);
+
+	hk_free(p);
+	hk_free(p);
+}
+
 /* sanity: a valid free in a child is silent and exits normally */
 static void free_valid(void *arg)
 {
@@ -159,7 +169,7 @@ int main(void)
 	struct hk_child c;
 
 	tap_watchdog(120);
-	tap_init(23);
+	tap_init(29);
 	tap_check_hakmem();
 
 	if (hk_run_child(free_valid, NULL, &c, 20) == 0 &&
@@ -179,6 +189,10 @@ int main(void)
 		 fmsg);
 	run_case("free(malloc(16 MiB) + 2 MiB)", free_big_interior, &huge,
 		 fmsg);
+	run_case("free(p); free(p) of 48 bytes", double_free, (void *)48,
+		 "hakmem: free(): double free detected");
+	run_case("free(p); free(p) of 200 KiB", double_free, (void *)(200 * KiB), fmsg);
+	run_case("free(p); free(p) of 16 MiB", double_free, (void *)(16 * MiB), fmsg);
 	run_case("realloc(stack address)", realloc_stack, NULL, rmsg);
 	run_case("realloc(malloc(64) + 16)", realloc_interior, NULL, rmsg);
 
