@@ -159,11 +159,17 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 
 	if (pages > CHUNK_HUGE_MAX_PAGES)
 		return NULL;
-	nch = chunks_for(pages);
-	if (pages == old_pages)
-		return p;
-	if (pages < old_pages) {
-		/* Shrink in place: drop the tail pages and any whole chunks. */
+	if (pages <= old_pages) {
+		/*
+		 * Shrink in place, giving back whole chunks only: a tail under
+		 * 2 MiB stays, so a buffer that shrinks and grows again does
+		 * not pay a system call each way.
+		 */
+		if (old_len - len < HM_SS_SIZE)
+			return p;
+		len = ALIGN_UP(len, HM_SS_SIZE);
+		pages = len >> HM_PAGE_SHIFT;
+		nch = chunks_for(pages);
 		heap_decommit((void *)(a + len), old_len - len);
 		hm_lock(&nd->lock);
 		if (nch < old_nch)
@@ -174,6 +180,14 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 		hm_stat_inc(ST_REALLOC_INPLACE);
 		return p;
 	}
+	/*
+	 * Growing: a buffer that grew once usually grows again, so take the
+	 * rest of its last chunk now (untouched pages cost no memory); the
+	 * next steps inside that chunk make no system call.
+	 */
+	len = MIN(ALIGN_UP(len, HM_SS_SIZE), (size_t)CHUNK_HUGE_MAX_PAGES << HM_PAGE_SHIFT);
+	pages = len >> HM_PAGE_SHIFT;
+	nch = chunks_for(pages);
 	/* Grow in place if the chunks after it are free. */
 	hm_lock(&nd->lock);
 	if (nch == old_nch || chunk_claim(node, idx + old_nch, nch - old_nch)) {

@@ -190,8 +190,9 @@ int os_map_meta(size_t len, void **out)
 	}
 	if (READ_ONCE(os_caps.vma_names)) {
 		hm_stat_inc(ST_SYS_OTHER);
-		prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)m, len,
-		      (unsigned long)"hakmem-meta");
+		if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)m, len,
+			  (unsigned long)"hakmem-meta") != 0)
+			WRITE_ONCE(os_caps.vma_names, 0);	/* no CONFIG_ANON_VMA_NAME */
 	}
 	*out = m;
 	errno = saved;

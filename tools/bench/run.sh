@@ -128,6 +128,9 @@ if [ -z "$work" ]; then
 fi
 mkdir -p "$work" || die "cannot create $work"
 work=$(readlink -f "$work")
+# Measure a private copy: a rebuild during the run must not mix versions.
+cp "$lib" "$work/libhakmem.so" || die "cannot copy $lib"
+lib=$work/libhakmem.so
 [ -n "$bindir" ] || bindir="$work/bin"
 bench_build "$bindir" || die "building the workloads failed"
 bindir=$(readlink -f "$bindir")

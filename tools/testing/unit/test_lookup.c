@@ -342,27 +342,35 @@ START_TEST(huge_realloc_grows_in_place)
 	uint32_t idx = hm_chunk_index((uintptr_t)p);
 
 	unit_fill(p, 3 * MiB, 7);
+	/* A growing block takes the rest of its last chunk at once. */
 	q = hm_realloc(p, 7 * MiB);
 	ck_assert_ptr_eq(q, p);
 	ck_assert_uint_eq(fake_os.calls.move, 0);
-	ck_assert_uint_eq(hm_usable_size(q), 7 * MiB);
+	ck_assert_uint_eq(hm_usable_size(q), 8 * MiB);
 	ck_assert_uint_eq(unit_check_fill(q, 3 * MiB, 7), 3 * MiB);
-	ck_assert(unit_is_zero(q + 3 * MiB, 4 * MiB));
+	ck_assert(unit_is_zero(q + 3 * MiB, 5 * MiB));
 	for (uint32_t i = 1; i < 4; i++)
 		ck_assert_uint_eq(hm_heap.chunk[idx + i] & CHUNK_KIND_MASK, CHUNK_CONT);
-	memset(q + 3 * MiB, 1, 4 * MiB);
+	memset(q + 3 * MiB, 1, 5 * MiB);
 	unit_check_node(0);
 
-	/* Within its last chunk, too. */
-	ck_assert_ptr_eq(hm_realloc(q, 7 * MiB + 100000), q);
-	ck_assert_uint_eq(hm_usable_size(q), ALIGN_UP(7 * MiB + 100000, HM_PAGE_SIZE));
-	ck_assert_uint_eq(fake_os.calls.move, 0);
-
-	/* Shrinking gives whole chunks back. */
+	/* So growing within that chunk asks the OS for nothing. */
 	fake_os_reset_counts();
+	ck_assert_ptr_eq(hm_realloc(q, 7 * MiB + 100000), q);
+	ck_assert_ptr_eq(hm_realloc(q, 8 * MiB), q);
+	ck_assert_uint_eq(hm_usable_size(q), 8 * MiB);
+	ck_assert_uint_eq(fake_os.calls.move + fake_os.calls.commit, 0);
+
+	/* Shrinking by less than a chunk keeps the block as it is... */
+	ck_assert_ptr_eq(hm_realloc(q, 7 * MiB - 5), q);
+	ck_assert_uint_eq(hm_usable_size(q), 8 * MiB);
+	ck_assert_uint_eq(fake_os.calls.decommit, 0);
+
+	/* ...shrinking by more gives the whole chunks beyond it back. */
 	ck_assert_ptr_eq(hm_realloc(q, 3 * MiB + 5), q);
-	ck_assert_uint_eq(hm_usable_size(q), 3 * MiB + HM_PAGE_SIZE);
+	ck_assert_uint_eq(hm_usable_size(q), 4 * MiB);
 	ck_assert_uint_eq(fake_os.calls.decommit, 1);
+	ck_assert_uint_eq(hm_heap.chunk[idx + 1] & CHUNK_KIND_MASK, CHUNK_CONT);
 	ck_assert_uint_eq(hm_heap.chunk[idx + 2] & CHUNK_KIND_MASK, CHUNK_FREE);
 	ck_assert_uint_eq(hm_heap.chunk[idx + 3] & CHUNK_KIND_MASK, CHUNK_FREE);
 	ck_assert_uint_eq(unit_check_fill(q, 3 * MiB, 7), 3 * MiB);
@@ -386,7 +394,7 @@ START_TEST(huge_realloc_moves_when_blocked)
 	ck_assert_uint_eq(fake_os.calls.move, 1);
 	ck_assert_ptr_eq(fake_os.last_move_from, p);
 	ck_assert_ptr_eq(fake_os.last_move_to, q);
-	ck_assert_uint_eq(hm_usable_size(q), 5 * MiB);
+	ck_assert_uint_eq(hm_usable_size(q), 6 * MiB);		/* whole chunks */
 	ck_assert_uint_eq(unit_check_fill(q, 3 * MiB, 11), 3 * MiB);
 	ck_assert_uint_eq(hm_heap.chunk[idx] & CHUNK_KIND_MASK, CHUNK_FREE);
 	ck_assert_uint_eq(hm_heap.chunk[idx + 1] & CHUNK_KIND_MASK, CHUNK_FREE);
