@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include "xorshift.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,7 @@ static inline void bench_rng_init(struct bench_rng *r, uint64_t seed)
 
 static inline uint64_t bench_rng_next(struct bench_rng *r)
 {
-	uint64_t x = r->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->s = x;
-	return x * 0x2545f4914f6cdd1dULL;
+	return xorshift64s_next(&r->s);
 }
 
 /* Uniform value in [0, n) without a division (n < 2^32). */

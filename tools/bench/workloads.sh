@@ -23,7 +23,7 @@ BENCH_ALL="$BENCH_SYNTH $BENCH_REAL"
 # Programs to compile (tools/bench/<name>.c); keep in step with Makefile.
 BENCH_PROGS="seed larson prodcons manythreads ptrchase realloc_growth churn allocwho"
 
-BENCH_CFLAGS="-O2 -g -Wall -Wextra -pthread"
+BENCH_CFLAGS="-O2 -g -Wall -Wextra -pthread -I$BENCH_SRC/../include"
 BENCH_LDLIBS="-lpthread -ldl -lm"
 
 # Interpreter of the python workload: Debian's, never a private install.

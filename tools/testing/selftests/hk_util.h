@@ -19,6 +19,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
+#include "xorshift.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,13 +166,7 @@ static inline void hk_rng_seed(struct hk_rng *r, uint64_t seed)
 
 static inline uint64_t hk_rng_next(struct hk_rng *r)
 {
-	uint64_t x = r->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->s = x;
-	return x * 0x2545F4914F6CDD1Dull;
+	return xorshift64s_next(&r->s);
 }
 
 static inline size_t hk_rng_below(struct hk_rng *r, size_t n)

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include "xorshift.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,14 +114,7 @@ static inline void st_rng_seed(struct st_rng *r, uint64_t seed)
 
 static inline uint64_t st_rand(struct st_rng *r)
 {
-	/* xorshift64* */
-	uint64_t x = r->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->s = x;
-	return x * 0x2545f4914f6cdd1dULL;
+	return xorshift64s_next(&r->s);
 }
 
 /* Uniform in [0, n). n > 0. */
