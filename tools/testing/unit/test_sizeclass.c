@@ -4,6 +4,8 @@
  * request -> class mapping, class geometry, the multiply-only "is this an
  * object start" test, aligned classes and the per-CPU slot layout.
  */
+#include <stdio.h>
+
 #include "unit.h"
 
 #ifndef HM_SLAB_MIN_BYTES
@@ -177,6 +179,38 @@ START_TEST(pcpu_slots)
 }
 END_TEST
 
+/*
+ * Documentation/size-classes.rst carries the class table: every row must
+ * say what the code computes (class, size, pages, objects, tail waste,
+ * per-CPU capacity), and every class must have its row.
+ */
+START_TEST(documented_table_matches)
+{
+	FILE *f = fopen(UNIT_SRCTREE "/Documentation/size-classes.rst", "r");
+	unsigned seen = 0;
+	char line[256];
+
+	ck_assert_msg(f != NULL, "cannot open Documentation/size-classes.rst");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned cls, size, pages, objects, waste, cap;
+
+		if (sscanf(line, " %u %u %u %u %u %u", &cls, &size, &pages, &objects,
+			   &waste, &cap) != 6)
+			continue;
+		ck_assert_uint_lt(cls, HM_NCLASS);
+		ck_assert_uint_eq(cls, seen);
+		ck_assert_uint_eq(size, hm_class[cls].size);
+		ck_assert_uint_eq(pages, hm_class[cls].npages);
+		ck_assert_uint_eq(objects, hm_class[cls].capacity);
+		ck_assert_uint_eq(waste, pages * HM_PAGE_SIZE - objects * size);
+		ck_assert_uint_eq(cap, hm_class[cls].pcpu_cap);
+		seen++;
+	}
+	fclose(f);
+	ck_assert_uint_eq(seen, HM_NCLASS);
+}
+END_TEST
+
 static Suite *sizeclass_suite(void)
 {
 	Suite *s = suite_create("sizeclass");
@@ -190,6 +224,7 @@ static Suite *sizeclass_suite(void)
 	tcase_add_loop_test(tc, is_start_matches_modulo, 0, HM_NCLASS);
 	tcase_add_test(tc, aligned_classes);
 	tcase_add_test(tc, pcpu_slots);
+	tcase_add_test(tc, documented_table_matches);
 	suite_add_tcase(s, tc);
 	return s;
 }
