@@ -49,6 +49,11 @@ static __noinline void *alloc_big(size_t n, size_t align, bool zero)
 	return p;
 }
 
+/*
+ * Fast path (a small request, a cache hit): size class, CPU, trylock, pop,
+ * unlock.  gcc 12 -O2 lays it out first: 47 instructions to the first ret.
+ * fast-path budget hm_malloc: 50 (tools/testing/build/build.sh checks it)
+ */
 void *hm_malloc(size_t n)
 {
 	if (likely(n <= HM_SMALL_MAX)) {
@@ -138,6 +143,12 @@ static __noinline void free_slow(void *p)
 	}
 }
 
+/*
+ * Fast path (a small object of the caller's node, room in the cache):
+ * region, chunk kind, page class, object-start test, CPU, trylock, double
+ * free check, push, unlock.  gcc 12 -O2: 76 instructions to the first ret.
+ * fast-path budget hm_free: 80 (tools/testing/build/build.sh checks it)
+ */
 void hm_free(void *p)
 {
 	uintptr_t a = (uintptr_t)p, off = a - hm_heap.base;

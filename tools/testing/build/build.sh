@@ -13,7 +13,7 @@ fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-echo "1..9"
+echo "1..11"
 
 o=$tmp/out
 make -C "$src" O="$o" lib EXTRA_CFLAGS=-Werror >"$tmp/b1.log" 2>&1
@@ -44,4 +44,18 @@ case "$out" in
 *"per-class counts not built in"*) ok "CONFIG_STATS=n library runs and says counters are out" ;;
 *) nok "CONFIG_STATS=n library runs and says counters are out"; echo "# $out" | head -5 ;;
 esac
+# The fast paths stay within the budgets written beside them in mm/heap.c:
+# instructions from the function's entry to its first ret, which is the
+# cache-hit path (laid out first).
+for fn in hm_malloc hm_free; do
+	budget=$(sed -n "s/.*fast-path budget $fn: \([0-9]*\).*/\1/p" "$src/mm/heap.c")
+	got=$(objdump -d --no-show-raw-insn "$o/libhakmem.so" |
+		awk -v f="<$fn>:" '$2 == f { on = 1; next } on && /^$/ { exit }
+			on { n++ } on && /\tret/ { print n; exit }')
+	if [ -n "$budget" ] && [ -n "$got" ] && [ "$got" -le "$budget" ]; then
+		ok "$fn fast path: $got instructions (budget $budget)"
+	else
+		nok "$fn fast path: ${got:-?} instructions (budget ${budget:-missing})"
+	fi
+done
 [ $fails -eq 0 ]
