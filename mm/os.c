@@ -261,21 +261,7 @@ int os_getcpu(void)
 
 long os_write(int fd, const void *buf, size_t len)
 {
-	int saved = errno;
-	const char *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, p + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	errno = saved;
-	return (long)done;
+	return os_write_all(fd, buf, len);
 }
 
 void os_abort(void)

@@ -72,6 +72,8 @@ int os_gettid(void);
 int os_getcpu(void);
 void os_yield(void);
 long os_write(int fd, const void *buf, size_t len);
+/* The write(2) loop behind os_write (EINTR retried); bytes written. */
+long os_write_all(int fd, const void *buf, size_t len);
 /* A close-on-exec duplicate of fd numbered 64 or above, or -1. */
 int os_dup_high(int fd);
 /* Read a small file into buf (NUL-terminated); returns length or -errno. */

@@ -220,31 +220,16 @@ int os_getcpu(void)
 
 long os_write(int fd, const void *buf, size_t len)
 {
-	int saved = errno;
-	const char *p = buf;
-	size_t done = 0, keep;
+	size_t keep;
 
 	fake_os.calls.write++;
 	keep = MIN(len, sizeof(fake_os.last_write) - 1);
 	memcpy(fake_os.last_write, buf, keep);
 	fake_os.last_write[keep] = '\0';
-	if (fd == 1)
-		fd = 2;			/* stdout is the TAP stream */
-	if (fake_os.quiet) {
-		errno = saved;
+	if (fake_os.quiet)
 		return (long)len;
-	}
-	while (done < len) {
-		ssize_t n = write(fd, p + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	errno = saved;
-	return (long)done;
+	/* stdout is the TAP stream: messages go to stderr. */
+	return os_write_all(fd == 1 ? 2 : fd, buf, len);
 }
 
 void os_abort(void)
