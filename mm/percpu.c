@@ -10,8 +10,8 @@
  * goes to the central lists; it never sleeps on a cache.  Without rseq a
  * thread preempted inside its critical section holds its cache until it
  * runs again; with 32 threads a CPU and one cache per CPU, 98 % of the
- * calls went to the central lists.  So preemption and migration inside the critical section cost a
- * detour, never a wrong result or a stall.
+ * calls went to the central lists.  So preemption and migration inside the
+ * critical section cost a detour, never a wrong result or a stall.
  *
  * Refill takes half a cache's capacity from the node's central list in one
  * locked batch; a full cache drains its oldest half in one batch.  Objects
@@ -116,14 +116,17 @@ static struct pcpu_cache *lock_some_way(unsigned cpu)
 {
 	unsigned way = pcpu_way();
 
+	if (!hm_opt.pcpu)
+		return NULL;		/* caches off: every cache is the busy one */
 	for (int round = 0; round < 2; round++) {
+		if (round)
+			os_yield();
 		for (unsigned k = 0; k < HM_PCPU_WAYS; k++) {
 			struct pcpu_cache *c = hm_heap.pcpu[pcpu_index(cpu, way + k)];
 
 			if (pcpu_trylock(c))
 				return c;
 		}
-		os_yield();
 	}
 	return NULL;
 }

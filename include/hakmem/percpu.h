@@ -9,9 +9,10 @@
  *   pcpu_free(cls, p)    push p, or false: take the slow path
  *
  * This generic implementation finds the CPU (cpu_id of the rseq area glibc
- * registered, else getcpu) and guards the cache with a trylock, so a thread
- * preempted or migrated inside the critical section only makes another
- * thread on that CPU fall through to the central lists; it never blocks.
+ * registered, else getcpu) and guards each cache with a trylock, so a
+ * thread preempted or migrated inside the critical section only sends the
+ * other threads of that CPU to its other caches (or, when all are busy,
+ * after one yield, to the central lists); nobody sleeps on a cache.
  * An architecture may provide <asm/percpu.h> defining HAVE_ARCH_PCPU and
  * its own arch_pcpu_alloc/arch_pcpu_free (restartable sequences) instead.
  */
