@@ -6,6 +6,7 @@
 #   make V=1             show full commands
 #   make O=dir           build out of tree
 #   make CONFIG_STATS=n  compile the statistics counters out
+#   make CONFIG_PCPU_RSEQ=n  the generic (locked) per-CPU front end only
 #   make clean
 
 VERSION := 0.1.0
@@ -22,6 +23,7 @@ include $(srctree)/scripts/Kbuild.include
 
 ARCH ?= x86_64
 CONFIG_STATS ?= y
+CONFIG_PCPU_RSEQ ?= y
 
 CC ?= cc
 AR ?= ar
@@ -51,6 +53,9 @@ HM_CPPFLAGS := -I$(srctree)/include -I$(srctree)/arch/$(ARCH)/include \
 ifeq ($(CONFIG_STATS),y)
   HM_CPPFLAGS += -DCONFIG_STATS
 endif
+ifeq ($(CONFIG_PCPU_RSEQ),y)
+  HM_CPPFLAGS += -DCONFIG_PCPU_RSEQ
+endif
 HM_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -fno-plt \
 	-fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
 	-fno-builtin-free -fno-stack-protector -fno-semantic-interposition \
@@ -63,6 +68,8 @@ $(call flags-file,$(flags-stamp),$(CC) $(HM_CPPFLAGS) $(HM_CFLAGS) $(HM_LDFLAGS)
 
 quiet_cmd_cc = CC      $(patsubst $(objtree)/%,%,$@)
       cmd_cc = $(CC) $(HM_CPPFLAGS) $(HM_CFLAGS) -MMD -MP -c -o $@ $<
+quiet_cmd_as = AS      $(patsubst $(objtree)/%,%,$@)
+      cmd_as = $(CC) $(HM_CPPFLAGS) -D__ASSEMBLER__ -g -c -MMD -MP -o $@ $<
 quiet_cmd_so = LD      $(patsubst $(objtree)/%,%,$@)
       cmd_so = $(CC) $(HM_LDFLAGS) -o $@ $(lib-objs) -lpthread
 quiet_cmd_ar = AR      $(patsubst $(objtree)/%,%,$@)
@@ -76,6 +83,10 @@ lib: $(objtree)/libhakmem.so $(objtree)/libhakmem.a
 $(objtree)/%.o: $(srctree)/%.c $(flags-stamp)
 	@mkdir -p $(dir $@)
 	$(call cmd,cc)
+
+$(objtree)/%.o: $(srctree)/%.S $(flags-stamp)
+	@mkdir -p $(dir $@)
+	$(call cmd,as)
 
 $(objtree)/libhakmem.so: $(lib-objs) $(flags-stamp)
 	$(call cmd,so)

@@ -40,9 +40,9 @@ static int heap_init(void)
 		return -1;
 	if (pcpu_setup())
 		return -1;
-	pcpu_set_cpu_source(true);
-	/* Last: a non-zero CPU count opens the per-CPU fast paths. */
 	__atomic_store_n(&hm_heap.nr_cpus, os_caps.nr_cpus, __ATOMIC_RELEASE);
+	/* Last: a non-zero cache count opens the per-CPU fast paths. */
+	pcpu_open();
 	if (hm_opt.stats) {
 		int fd = os_dup_high(2);
 

@@ -23,6 +23,7 @@ struct option_desc {
 
 static const char *const off_on[] = { "off", "on", NULL };
 static const char *const stats_words[] = { "off", "text", NULL };
+static const char *const percpu_words[] = { "off", "fallback", "rseq", "mmcid", "auto", NULL };
 
 static const struct option_desc options[] = {
 	{ "HAKMEM_STATS", &hm_opt.stats, 0, 0, 1, stats_words,
@@ -35,8 +36,8 @@ static const struct option_desc options[] = {
 	  "virtual address space reserved per NUMA node, in GiB" },
 	{ "HAKMEM_RESERVE_SS", &hm_opt.reserve_ss, 1, 0, 64, NULL,
 	  "empty superslabs kept committed per node instead of released" },
-	{ "HAKMEM_PCPU", &hm_opt.pcpu, 1, 0, 1, off_on,
-	  "per-CPU caches in front of the central lists" },
+	{ "HAKMEM_PERCPU", &hm_opt.percpu, HM_PERCPU_AUTO, 0, HM_PERCPU_AUTO, percpu_words,
+	  "per-CPU front end: auto, rseq, mmcid, fallback (locks) or off" },
 };
 
 static char proc_env[16384];

@@ -17,7 +17,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <linux/membarrier.h>
 
 #include "hakmem/internal.h"
 
@@ -30,6 +32,19 @@
 #endif
 
 struct os_caps os_caps;
+
+#define OS_RSEQ_SIG		0x53053053
+#ifndef AT_RSEQ_FEATURE_SIZE
+#define AT_RSEQ_FEATURE_SIZE	27
+#endif
+#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ		(1 << 7)
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ	(1 << 8)
+#endif
+
+/* glibc 2.35+ exports where it put the thread's rseq area. */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
 
 /*
  * Parse a kernel cpu/node list ("0-3,8,10-11") and call fn for each
@@ -98,6 +113,23 @@ void os_probe(void)
 	if (os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) > 0)
 		os_caps.thp = !strstr(buf, "[never]");
 	os_caps.vma_names = 1;		/* until the kernel says otherwise */
+
+	/*
+	 * glibc's rseq registration: __rseq_size is 0 when it registered
+	 * nothing (glibc.pthread.rseq=0, or the kernel refused, as under
+	 * valgrind); cpu_id then reads negative too.
+	 */
+	os_caps.rseq_glibc = 0;
+	if (&__rseq_offset && &__rseq_size && __rseq_size > 0) {
+		volatile int *cpu = (volatile int *)((char *)__builtin_thread_pointer() +
+						     __rseq_offset + 4);
+
+		if (*cpu >= 0) {
+			os_caps.rseq_glibc = 1;
+			os_caps.rseq_glibc_off = __rseq_offset;
+		}
+	}
+	os_caps.rseq_feature_size = (unsigned)getauxval(AT_RSEQ_FEATURE_SIZE);
 
 	{
 		struct rlimit rl;
@@ -248,6 +280,38 @@ int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len)
 	}
 	errno = saved;
 	return err;
+}
+
+int os_rseq_register(void *area, unsigned len)
+{
+	int saved = errno;
+	long r = syscall(SYS_rseq, area, len, 0, OS_RSEQ_SIG);
+	int err = r ? -errno : 0;
+
+	hm_stat_inc(ST_SYS_OTHER);
+	errno = saved;
+	return err;
+}
+
+static int os_membarrier(int cmd)
+{
+	int saved = errno;
+	long r = syscall(SYS_membarrier, cmd, 0, 0);
+	int err = r ? -errno : 0;
+
+	hm_stat_inc(ST_SYS_OTHER);
+	errno = saved;
+	return err;
+}
+
+int os_rseq_fence_setup(void)
+{
+	return os_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ);
+}
+
+int os_rseq_fence(void)
+{
+	return os_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
 }
 
 int os_getcpu(void)

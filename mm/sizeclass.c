@@ -19,7 +19,8 @@
 #include "hakmem/internal.h"
 
 struct size_class hm_class[HM_NCLASS];
-uint8_t hm_class_lut[(1024 >> 4) + 1];
+uint8_t hm_class_lut[(HM_SMALL_MAX >> 4) + 1];
+struct class_start hm_class_start;
 unsigned hm_pcpu_slots;
 
 static uint32_t class_size(unsigned cls)
@@ -76,9 +77,9 @@ void sizeclass_init(void)
 		sc->size = size;
 		sc->npages = slab_pages(size);
 		sc->capacity = sc->npages * HM_PAGE_SIZE / size;
-		sc->div_shift = tz;
-		sc->div_inv = inverse_odd(size >> tz);
-		sc->div_lim = UINT32_MAX / size;
+		hm_class_start.shift[c] = (uint8_t)tz;
+		hm_class_start.div[c].inv = inverse_odd(size >> tz);
+		hm_class_start.div[c].lim = sc->capacity - 1u;
 		sc->span = sc->capacity * size;
 		cap = HM_PCPU_CLASS_BYTES / size;
 		cap = MAX(cap, HM_PCPU_MIN_OBJECTS);

@@ -27,13 +27,6 @@ static uint64_t stat_get(enum hm_stat_item i)
 #endif
 }
 
-static const char *front_end_name(void)
-{
-	if (!hm_opt.pcpu)
-		return "central (per-CPU caches off)";
-	return hm_heap.rseq_cpu ? "percpu-generic (locked caches, CPU from rseq cpu_id)" :
-				  "percpu-generic (locked caches, CPU from getcpu)";
-}
 
 struct sink {
 	int	fd;
@@ -81,15 +74,16 @@ void stats_print(int fd)
 		nr_ss += READ_ONCE(hm_heap.node[n].nr_ss);
 	emit(&s, "hakmem: statistics for pid %d\n", (int)getpid());
 	emit(&s, "hakmem: front-end: %s; %u possible CPUs, %u node(s)\n",
-	     front_end_name(), hm_heap.nr_cpus, hm_heap.nr_nodes);
+	     pcpu_mode_name(), hm_heap.nr_cpus, hm_heap.nr_nodes);
 	emit(&s, "hakmem: superslabs by page tier: hugetlb %lu, thp %lu, 4k %lu; "
 	     "live %u, released %lu, tier fallbacks %lu\n",
 	     stat_get(ST_SS_HUGETLB), stat_get(ST_SS_THP), stat_get(ST_SS_4K), nr_ss,
 	     stat_get(ST_SS_RELEASED), stat_get(ST_TIER_FALLBACK));
 	emit(&s, "hakmem: slabs: %lu made, %lu given back; refills %lu, drains %lu, "
-	     "remote frees %lu, busy-cache detours %lu\n",
+	     "remote frees %lu, cacheless calls %lu, fast-path retries %lu\n",
 	     stat_get(ST_SLAB_NEW), stat_get(ST_SLAB_RELEASE), stat_get(ST_REFILL),
-	     stat_get(ST_DRAIN), stat_get(ST_REMOTE_FREE), stat_get(ST_PCPU_BUSY));
+	     stat_get(ST_DRAIN), stat_get(ST_REMOTE_FREE), stat_get(ST_PCPU_BUSY),
+	     stat_get(ST_PCPU_RETRY));
 	emit(&s, "hakmem: large objects: %lu allocated, %lu freed, %ld KiB live\n",
 	     stat_get(ST_LARGE_ALLOC), stat_get(ST_LARGE_FREE),
 	     (long)READ_ONCE(hm_gauge.large_bytes) >> 10);

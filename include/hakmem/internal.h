@@ -18,8 +18,8 @@
 #include "hakmem/sizeclass.h"
 #include "hakmem/os.h"
 
-extern struct hm_heap hm_heap;
-extern unsigned hm_pcpu_slots;
+extern struct hm_heap hm_heap __hidden;
+extern unsigned hm_pcpu_slots __hidden;
 
 /* ---- address arithmetic (no memory access beyond the chunk table) ---- */
 
@@ -97,9 +97,18 @@ struct hm_options {
 	long	thp;		/* HAKMEM_THP: use transparent hugepages */
 	long	region_gb;	/* HAKMEM_REGION_GB: reservation per node */
 	long	reserve_ss;	/* HAKMEM_RESERVE_SS: empty superslabs kept per node */
-	long	pcpu;		/* HAKMEM_PCPU: 1 per-CPU caches, 0 central lists only */
+	long	percpu;		/* HAKMEM_PERCPU: enum hm_percpu_opt */
 };
 extern struct hm_options hm_opt;
+
+/* HAKMEM_PERCPU values, in the order of their names. */
+enum hm_percpu_opt {
+	HM_PERCPU_OFF,
+	HM_PERCPU_FALLBACK,
+	HM_PERCPU_RSEQ,
+	HM_PERCPU_MMCID,
+	HM_PERCPU_AUTO,
+};
 void options_init(void);
 void options_print(int fd);
 /* The variable's value from the environment, without allocating. */

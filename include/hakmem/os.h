@@ -26,6 +26,9 @@ struct os_caps {
 	int		thp;			/* THP usable with madvise */
 	int		vma_names;		/* PR_SET_VMA_ANON_NAME works */
 	size_t		as_limit;		/* RLIMIT_AS, 0 when unlimited */
+	int		rseq_glibc;		/* glibc registered this thread's rseq area */
+	long		rseq_glibc_off;		/* ... at this offset from the thread pointer */
+	unsigned	rseq_feature_size;	/* AT_RSEQ_FEATURE_SIZE (0: unknown) */
 	unsigned short	cpu_node[HM_MAX_CPUS];	/* node of each possible CPU */
 };
 
@@ -65,6 +68,16 @@ int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len);
 long os_peak_rss_kib(void);
 /* Current resident set size in KiB (from /proc/self/statm). */
 long os_rss_kib(void);
+
+/*
+ * rseq: register the calling thread's area (len bytes, 32-byte aligned)
+ * with the signature glibc uses (0x53053053); set up and issue the
+ * membarrier that aborts every running rseq critical section of the
+ * process.
+ */
+int os_rseq_register(void *area, unsigned len);
+int os_rseq_fence_setup(void);
+int os_rseq_fence(void);
 
 int os_futex_wait(int *addr, int val);
 int os_futex_wake(int *addr, int nr);

@@ -2,19 +2,35 @@
 /*
  * The per-CPU front end: the generic interface used by mm/.
  *
- * Each possible CPU owns HM_PCPU_WAYS struct pcpu_cache: for every size
- * class a small array-stack of free objects.  mm/ calls only:
+ * Every possible CPU owns a struct pcpu_cache (the layout is in
+ * hakmem/pcpu-abi.h): for every size class a small array-stack of free
+ * objects of the CPU's node.  mm/ calls only:
  *
- *   pcpu_alloc(cls)      pop an object of class cls, or NULL: take the slow path
- *   pcpu_free(cls, p)    push p, or false: take the slow path
+ *   pcpu_alloc(cls)          pop an object of class cls, or NULL: slow path
+ *   pcpu_free(cls, p, node)  push p, or false: slow path
  *
- * This generic implementation finds the CPU (cpu_id of the rseq area glibc
- * registered, else getcpu) and guards each cache with a trylock, so a
- * thread preempted or migrated inside the critical section only sends the
- * other threads of that CPU to its other caches (or, when all are busy,
- * after one yield, to the central lists); nobody sleeps on a cache.
- * An architecture may provide <asm/percpu.h> defining HAVE_ARCH_PCPU and
- * its own arch_pcpu_alloc/arch_pcpu_free (restartable sequences) instead.
+ * and the slow paths in mm/percpu.c.  There are two implementations of the
+ * pop and push, chosen once at start-up for the whole process (enum
+ * pcpu_mode; HAKMEM_PERCPU):
+ *
+ * rseq (arch/x86_64/include/asm/percpu.h): restartable sequences on the
+ *   cache named by the rseq area's cpu_id (or mm_cid).  No lock, no atomic
+ *   instruction; preemption, migration or a signal inside the section
+ *   aborts it before its single committing store.  The area is glibc's
+ *   registration (__rseq_offset) or, when glibc has none, one hakmem
+ *   registers per thread.
+ *
+ * generic (this file, plus the slow paths): a cache per CPU and "way",
+ *   HM_PCPU_WAYS of them per CPU, each guarded by a lock that is only ever
+ *   tried; the CPU from glibc's rseq cpu_id when it has one, else getcpu.
+ *   A thread preempted inside holds the cache until it runs again; other
+ *   threads of the CPU use the other ways.  It is what runs under valgrind
+ *   and on kernels without rseq, and it is the whole front end of a build
+ *   with CONFIG_PCPU_RSEQ=n (or an architecture without the asm).
+ *
+ * In an rseq build running generic, the inline rseq pop/push always fail
+ * (the cache index they read is a thread-local -1) and the slow paths do
+ * the generic work: one out-of-line call more per operation.
  */
 #ifndef _HAKMEM_PERCPU_H
 #define _HAKMEM_PERCPU_H
@@ -23,25 +39,56 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "hakmem/internal.h"
+#include "hakmem/pcpu-abi.h"
 #ifdef __x86_64__
 #include <asm/percpu.h>
 #endif
 
+#if defined(CONFIG_PCPU_RSEQ) && defined(HAVE_ARCH_PCPU_RSEQ)
+#define PCPU_INLINE_RSEQ 1
+#endif
+
+enum pcpu_mode {
+	PCPU_OFF,		/* no caches: every operation goes to the central lists */
+	PCPU_GENERIC,		/* trylocked caches, per CPU and way */
+	PCPU_RSEQ_CPU,		/* rseq, a cache per CPU (cpu_id) */
+	PCPU_RSEQ_MMCID,	/* rseq, a cache per concurrency id (mm_cid) */
+};
+
 /*
  * struct pcpu_cache - the free objects one CPU keeps, per size class.
- * Invariant: count[c] <= hm_class[c].pcpu_cap, and slot[pcpu_off(c) + i]
- * for i < count[c] are free objects of class c homed on node.
+ * Invariant (per class c):  lim[c].lo <= top(c) <= lim[c].hi, slot[lo, top)
+ * are free objects of class c homed on node, slot[lo - 1] == NULL.
  */
 struct pcpu_cache {
-	struct hm_lock	lock;		/* only tried: see pcpu_trylock() */
-	uint16_t	node;		/* NUMA node of this CPU */
-	uint16_t	count[HM_NCLASS];
-#ifdef CONFIG_STATS
-	uint64_t	nalloc[HM_NCLASS];	/* objects handed out here */
-	uint64_t	nfree[HM_NCLASS];	/* objects taken back here */
-#endif
-	void		*slot[];	/* per-class stacks, see size_class.pcpu_off */
-} __cacheline_aligned;
+	uint64_t	hdr[HM_NCLASS];		/* top | ops << HM_PCPU_OPS_SHIFT */
+	struct {
+		uint16_t lo, hi;		/* slot indexes of the class's stack */
+	}		lim[HM_NCLASS];
+	uint32_t	node;			/* NUMA node of this cache's CPU */
+	struct hm_lock	lock;			/* generic mode: only ever tried */
+};
+
+_Static_assert(offsetof(struct pcpu_cache, hdr) == HM_PCPU_HDR, "pcpu layout");
+_Static_assert(offsetof(struct pcpu_cache, lim) == HM_PCPU_LIM, "pcpu layout");
+_Static_assert(offsetof(struct pcpu_cache, node) == HM_PCPU_NODE, "pcpu layout");
+_Static_assert(offsetof(struct pcpu_cache, lock) == HM_PCPU_LOCK, "pcpu layout");
+_Static_assert(sizeof(struct pcpu_cache) <= HM_PCPU_FIRST_SLOT * 8, "pcpu layout");
+
+static __always_inline struct pcpu_cache *pcpu_cache_at(unsigned idx)
+{
+	return (struct pcpu_cache *)(hm_fe.base + ((size_t)idx << HM_PCPU_SHIFT));
+}
+
+static __always_inline void **pcpu_slots(struct pcpu_cache *c)
+{
+	return (void **)c;
+}
+
+static __always_inline unsigned pcpu_top(uint64_t hdr)
+{
+	return (unsigned)(hdr & HM_PCPU_TOP_MASK);
+}
 
 #ifdef HAVE_ARCH_TP_READ_INT
 #define pcpu_tp_read_int(off)	arch_tp_read_int(off)
@@ -51,24 +98,19 @@ struct pcpu_cache {
 #endif
 
 /*
- * The CPU the calling thread runs on, as a raw value: hm_heap.cpu_off
- * points either at cpu_id in the rseq area glibc registered (kept current
- * by the kernel) or at a thread-local -1.  Anything >= nr_cpus (also before
- * start-up, when nr_cpus is 0) means "unknown": take the slow path.  The
- * thread may migrate right after the read; that is harmless, the cache is
- * locked.
+ * Generic mode: the CPU the calling thread runs on, as a raw value read
+ * from hm_fe.cpu_off (glibc's rseq cpu_id, kept current by the kernel, or
+ * a thread-local -1 meaning "ask getcpu").  The thread may migrate right
+ * after the read; that is harmless, the cache is locked.
  */
 static __always_inline unsigned pcpu_cpu_raw(void)
 {
-	return (unsigned)pcpu_tp_read_int(hm_heap.cpu_off);
+	return (unsigned)pcpu_tp_read_int(hm_fe.cpu_off);
 }
 
 /*
- * Which of its CPU's caches this thread prefers: a hash of the thread
- * pointer, so threads sharing a CPU spread over its HM_PCPU_WAYS caches.
- * A thread preempted inside its critical section keeps its cache locked
- * until it runs again (a whole timeslice on a busy machine); the other
- * threads of that CPU then use the other ways instead of the central lists.
+ * Which of its CPU's caches this thread prefers (generic mode): a hash of
+ * the thread pointer, so threads sharing a CPU spread over the ways.
  */
 static __always_inline unsigned pcpu_way(void)
 {
@@ -82,27 +124,57 @@ static __always_inline unsigned pcpu_index(unsigned cpu, unsigned way)
 	return (cpu << HM_PCPU_WAYS_SHIFT) | (way & (HM_PCPU_WAYS - 1));
 }
 
-/* The CPU for the slow paths: never fails (getcpu when rseq has none). */
-unsigned pcpu_current_cpu(void);
-/* Take the CPU from glibc's rseq area (true) or from getcpu (false). */
-void pcpu_set_cpu_source(bool rseq);
-
-/* The cache this thread prefers on a given CPU. */
-static __always_inline struct pcpu_cache *pcpu_cache_for(unsigned cpu)
+/*
+ * HM_RSEQ_RACE=N (a stress build, never a release one) puts a busy wait of
+ * N pauses inside every cache critical section, between its reads and its
+ * commit, so preemption, migration and signals land there often.
+ */
+static __always_inline void pcpu_race_delay(void)
 {
-	return hm_heap.pcpu[pcpu_index(cpu, pcpu_way())];
+#ifdef HM_RSEQ_RACE
+	for (volatile unsigned i = 0; i < HM_RSEQ_RACE; i++)
+		__builtin_ia32_pause();
+#endif
 }
 
-static __always_inline struct pcpu_cache *pcpu_this(void)
+/*
+ * Pop and push on a cache the caller owns (generic mode with its lock
+ * held, or any mode while the caches are closed).  The stores are the
+ * same as the rseq sections': one header store commits.
+ */
+static __always_inline void *pcpu_cache_pop(struct pcpu_cache *c, unsigned cls)
 {
-	return pcpu_cache_for(pcpu_current_cpu());
+	uint64_t h = c->hdr[cls];
+	unsigned top = pcpu_top(h);
+	void *p;
+
+	if (top == c->lim[cls].lo)
+		return NULL;
+	pcpu_race_delay();
+	p = pcpu_slots(c)[top - 1];
+	WRITE_ONCE(c->hdr[cls], h + HM_PCPU_POP_ADD);
+	return p;
+}
+
+/* False when full or when p is on top already (a double free). */
+static __always_inline bool pcpu_cache_push(struct pcpu_cache *c, unsigned cls, void *p)
+{
+	uint64_t h = c->hdr[cls];
+	unsigned top = pcpu_top(h);
+
+	if (top == c->lim[cls].hi || pcpu_slots(c)[top - 1] == p)
+		return false;
+	pcpu_race_delay();
+	pcpu_slots(c)[top] = p;
+	WRITE_ONCE(c->hdr[cls], h + HM_PCPU_PUSH_ADD);
+	return true;
 }
 
 /*
  * The cache lock is only ever tried by the fast and slow paths, never slept
- * on, so there is no waiter to wake: the release is a plain store (one
- * atomic per operation instead of two).  The rare callers that must have a
- * particular cache (malloc_trim, fork) spin on pcpu_lock_wait().
+ * on, so there is no waiter to wake: the release is a plain store.  The
+ * rare callers that must have a particular cache (malloc_trim, fork) spin
+ * on pcpu_lock_wait().
  */
 static __always_inline bool pcpu_trylock(struct pcpu_cache *c)
 {
@@ -114,79 +186,73 @@ static __always_inline void pcpu_unlock(struct pcpu_cache *c)
 	__atomic_store_n(&c->lock.v, 0, __ATOMIC_RELEASE);
 }
 
-void pcpu_lock_wait(struct pcpu_cache *c);
-
-#ifdef CONFIG_STATS
-#define pcpu_count(c, field, cls)	((c)->field[cls]++)
-#else
-#define pcpu_count(c, field, cls)	do { } while (0)
-#endif
-
 /*
- * Fast paths.  Before start-up nr_cpus is 0, so these fail and the slow
- * path initialises the heap.  With HAKMEM_PCPU=0 every CPU maps to a cache
- * whose lock is held forever, so they always fail.
+ * Fast paths.  Before start-up, while the caches are closed and with
+ * HAKMEM_PERCPU=off, hm_fe.nr is 0 so they fail and the slow path decides.
  */
 static __always_inline void *pcpu_alloc(unsigned cls)
 {
+#ifdef PCPU_INLINE_RSEQ
+	return arch_pcpu_pop(cls);
+#else
 	unsigned cpu = pcpu_cpu_raw();
 	struct pcpu_cache *c;
 	void *p = NULL;
 
-	if (unlikely(cpu >= hm_heap.nr_cpus))
+	if (unlikely(cpu >= (hm_fe.nr >> HM_PCPU_WAYS_SHIFT)))
 		return NULL;
-	c = pcpu_cache_for(cpu);
+	c = pcpu_cache_at(pcpu_index(cpu, pcpu_way()));
 	if (likely(pcpu_trylock(c))) {
-		unsigned n = c->count[cls];
-
-		if (likely(n)) {
-			p = c->slot[hm_class[cls].pcpu_off + n - 1];
-			c->count[cls] = (uint16_t)(n - 1);
-			pcpu_count(c, nalloc, cls);
-		}
+		p = pcpu_cache_pop(c, cls);
 		pcpu_unlock(c);
 	}
 	return p;
+#endif
 }
 
 static __always_inline bool pcpu_free(unsigned cls, void *p, unsigned node)
 {
+#ifdef PCPU_INLINE_RSEQ
+	return arch_pcpu_push(cls, p, node);
+#else
 	unsigned cpu = pcpu_cpu_raw();
 	struct pcpu_cache *c;
 	bool done = false;
 
-	if (unlikely(cpu >= hm_heap.nr_cpus))
+	if (unlikely(cpu >= (hm_fe.nr >> HM_PCPU_WAYS_SHIFT)))
 		return false;
-	c = pcpu_cache_for(cpu);
+	c = pcpu_cache_at(pcpu_index(cpu, pcpu_way()));
 	if (likely(pcpu_trylock(c))) {
-		unsigned n = c->count[cls];
-		void **top = &c->slot[hm_class[cls].pcpu_off + n];
-
-		/*
-		 * The last object pushed being p again is the commonest double
-		 * free; the slow path reports it.
-		 */
-		if (likely(n < hm_class[cls].pcpu_cap && node == c->node &&
-			   (!n || top[-1] != p))) {
-			*top = p;
-			c->count[cls] = (uint16_t)(n + 1);
-			pcpu_count(c, nfree, cls);
-			done = true;
-		}
+		if (likely(node == c->node))
+			done = pcpu_cache_push(c, cls, p);
 		pcpu_unlock(c);
 	}
 	return done;
+#endif
 }
 
-/* Slow paths, mm/percpu.c. */
+/* Slow paths and management, mm/percpu.c. */
 int pcpu_setup(void);
+/* Open the fast paths: the last step of start-up. */
+void pcpu_open(void);
 void *pcpu_alloc_slow(unsigned cls);
 void pcpu_free_slow(unsigned cls, void *p, unsigned node);
-/* Per-class live objects (allocations minus frees), for statistics. */
+/* The CPU for the slow paths: never fails (getcpu when rseq has none). */
+unsigned pcpu_current_cpu(void);
+/* The NUMA node the calling thread runs on (rseq node_id, else the CPU's). */
+unsigned pcpu_current_node(void);
+/* Generic mode: take the CPU from glibc's rseq area (true) or getcpu (false). */
+void pcpu_set_cpu_source(bool rseq);
+void pcpu_lock_wait(struct pcpu_cache *c);
+/* Name of the mode in use, and where its rseq area comes from. */
+const char *pcpu_mode_name(void);
+/* Per-class operations served (allocations and frees), for statistics. */
 void pcpu_class_counts(unsigned cls, uint64_t *nalloc, uint64_t *nfree);
-/* Empty every CPU's cache into the central lists (malloc_trim). */
+/* Objects of class cls sitting in the caches right now. */
+uint64_t pcpu_cached_objects(unsigned cls);
+/* Empty every cache into the central lists (malloc_trim). */
 void pcpu_drain_all(void);
-/* fork(): take every cache lock / release them in the parent / reset in the child. */
+/* fork(): quiesce the caches / release them in the parent / reset in the child. */
 void pcpu_fork_prepare(void);
 void pcpu_fork_parent(void);
 void pcpu_fork_child(void);

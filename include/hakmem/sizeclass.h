@@ -14,10 +14,11 @@
 #include <stddef.h>
 #include "hakmem/types.h"
 
-extern struct size_class hm_class[HM_NCLASS];
-extern uint8_t hm_class_lut[(1024 >> 4) + 1];
+extern struct size_class hm_class[HM_NCLASS] __hidden;
+extern uint8_t hm_class_lut[(HM_SMALL_MAX >> 4) + 1] __hidden;
+extern struct class_start hm_class_start __hidden;
 
-/* Class of a request 1 <= n <= 1024 (0 is served as 1): one table read. */
+/* Class of a request 1 <= n <= HM_SMALL_MAX (0 is served as 1): one table read. */
 static __always_inline unsigned size_class_small(size_t n)
 {
 	return hm_class_lut[(n + 15) >> 4];
@@ -34,19 +35,22 @@ static __always_inline unsigned size_class_medium(size_t n)
 
 static __always_inline unsigned size_class(size_t n)
 {
-	if (likely(n <= 1024))
-		return size_class_small(n);
-	return size_class_medium(n);
+	return size_class_small(n);
 }
 
-/* Does offset off inside a slab of class cls start an object? */
+/*
+ * Does offset off inside a slab of class cls start one of its objects?
+ * For a multiple of the size the rotated product is the object's index,
+ * for anything else it is above UINT32_MAX / size; lim = capacity - 1 so
+ * one compare tests both "multiple" and "inside the slab".
+ */
 static __always_inline int size_class_is_start(unsigned cls, uint32_t off)
 {
-	const struct size_class *c = &hm_class[cls];
-	uint32_t q = off * c->div_inv;
+	uint32_t q = off * hm_class_start.div[cls].inv;
+	unsigned s = hm_class_start.shift[cls];
 
-	q = (q >> c->div_shift) | (q << ((32 - c->div_shift) & 31));
-	return q <= c->div_lim;
+	q = (q >> s) | (q << ((32 - s) & 31));
+	return q <= hm_class_start.div[cls].lim;
 }
 
 void sizeclass_init(void);

@@ -21,7 +21,8 @@ enum hm_stat_item {
 	ST_REFILL,		/* pcpu cache refills from a central list */
 	ST_DRAIN,		/* pcpu cache drains to central lists */
 	ST_REMOTE_FREE,		/* frees sent straight to another node */
-	ST_PCPU_BUSY,		/* pcpu cache busy: went to the central list */
+	ST_PCPU_BUSY,		/* no cache to use: went to the central list */
+	ST_PCPU_RETRY,		/* a fast path failed, its retry did not (rseq abort) */
 	ST_LARGE_ALLOC,		/* large objects (page runs) */
 	ST_LARGE_FREE,
 	ST_HUGE_ALLOC,		/* huge objects (chunk spans) */

@@ -120,17 +120,28 @@ struct superslab {
  * struct size_class - one row of the class table (mm/sizeclass.c).
  *
  * Invariant:  capacity * size <= npages * HM_PAGE_SIZE
- * div_inv/div_shift/div_lim test "offset is a multiple of size" with one
- * multiply: rotr32(off * div_inv, div_shift) <= div_lim.
+ * div_inv/div_shift/div_lim test "offset starts one of the slab's objects"
+ * with one multiply: rotr32(off * div_inv, div_shift) <= div_lim.
  */
+/*
+ * struct class_start - the object-start test of every class, packed so the
+ * free fast path reaches it from one base address:
+ *   rotr32(off * div[c].inv, shift[c]) <= div[c].lim
+ * holds exactly when off is k * size with k < capacity.
+ */
+struct class_start {
+	struct {
+		uint32_t inv;		/* inverse of the odd part of size mod 2^32 */
+		uint32_t lim;		/* capacity - 1 */
+	}		div[HM_NCLASS];
+	uint8_t		shift[HM_NCLASS];	/* trailing zero bits of size */
+};
+
 struct size_class {
 	uint32_t	size;		/* object size in bytes */
 	uint16_t	npages;		/* pages per slab */
 	uint16_t	capacity;	/* objects per slab */
-	uint32_t	div_inv;	/* inverse of the odd part of size mod 2^32 */
-	uint32_t	div_lim;	/* UINT32_MAX / size */
 	uint32_t	span;		/* capacity * size: bytes of objects in a slab */
-	uint8_t		div_shift;	/* trailing zero bits of size */
 	uint8_t		pcpu_cap;	/* per-CPU cache capacity */
 	uint16_t	pcpu_off;	/* slot offset in struct pcpu_cache */
 };
@@ -161,8 +172,6 @@ struct hm_node {
 	struct central	central[HM_NCLASS];
 } __cacheline_aligned;
 
-struct pcpu_cache;
-
 /*
  * Global state, written during start-up only.  The fields read by the fast
  * paths come first and share a cache line.
@@ -176,9 +185,6 @@ struct hm_heap {
 	uint32_t	*chunk;		/* chunk table, all nodes back to back */
 	struct hm_node	*node;		/* nr_nodes entries */
 	uint16_t	*cpu_node;	/* nr_cpus entries */
-	struct pcpu_cache **pcpu;	/* nr_cpus << HM_PCPU_WAYS_SHIFT (percpu.h) */
-	long		cpu_off;	/* thread pointer to an int: CPU or < 0 */
-	int		rseq_cpu;	/* cpu_off points into glibc's rseq area */
 };
 
 #endif /* _HAKMEM_TYPES_H */

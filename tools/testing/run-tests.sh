@@ -5,9 +5,12 @@
 #   tools/testing/run-tests.sh OBJTREE [--only PART]
 #
 # Parts: build (the build system), unit, selftests, selftests-central (the
-# same selftests with the per-CPU caches off), selftests-norseq (with
-# glibc's rseq registration off, so the CPU comes from getcpu), stress,
-# preload (real programs), bench-smoke.
+# same selftests with the per-CPU caches off), selftests-norseq and
+# selftests-fallback (selftests and stress again, with glibc's rseq
+# registration off so hakmem registers its own, and with the locked
+# fallback forced), stress, percpu (every front-end configuration: modes,
+# race injection, the generic-only build, valgrind), preload (real
+# programs), bench-smoke.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
 shift
@@ -53,9 +56,13 @@ list() {	# list DIR PATTERN: the matching files, sorted
 part build "$srctree/tools/testing/build/build.sh"
 part unit $(list "$objtree/tools/testing/unit" 'test_*')
 part selftests $(list "$objtree/tools/testing/selftests" '*')
-HAKMEM_PCPU=0 part selftests-central $(list "$objtree/tools/testing/selftests" '*')
-GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(list "$objtree/tools/testing/selftests" '*')
+HAKMEM_PERCPU=off part selftests-central $(list "$objtree/tools/testing/selftests" '*')
+GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(list "$objtree/tools/testing/selftests" '*') \
+	$(list "$objtree/tools/testing/stress" '*')
+HAKMEM_PERCPU=fallback part selftests-fallback $(list "$objtree/tools/testing/selftests" '*') \
+	$(list "$objtree/tools/testing/stress" '*')
 part stress $(list "$objtree/tools/testing/stress" '*')
+part percpu "$srctree/tools/testing/stress/percpu-modes.sh"
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 if [ -x "$srctree/tools/bench/smoke.sh" ]; then
 	part bench-smoke "$srctree/tools/bench/smoke.sh"

@@ -50,8 +50,8 @@ if grep -q '^hakmem: ignoring HAKMEM_THP=maybe' <<<"$out" &&
 else
 	nok "invalid option values are reported and ignored"; sed 's/^/# /' <<<"$out"
 fi
-out=$(HAKMEM_PCPU=off HAKMEM_THP=no HAKMEM_STATS=text LD_PRELOAD=$lib /bin/ls -d / 2>&1)
-if grep -q 'front-end: central' <<<"$out" && grep -q 'thp 0, 4k [1-9]' <<<"$out"; then
+out=$(HAKMEM_PERCPU=off HAKMEM_THP=no HAKMEM_STATS=text LD_PRELOAD=$lib /bin/ls -d / 2>&1)
+if grep -q 'front-end: off' <<<"$out" && grep -q 'thp 0, 4k [1-9]' <<<"$out"; then
 	ok "symbolic option values (off, no, text) take effect"
 else
 	nok "symbolic option values (off, no, text) take effect"; sed 's/^/# /' <<<"$out" | head -4

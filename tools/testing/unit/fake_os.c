@@ -212,6 +212,22 @@ int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len)
 	return err;
 }
 
+/* No rseq in the fake: the heap runs its generic front end. */
+int os_rseq_register(void *area, unsigned len)
+{
+	return -ENOSYS;
+}
+
+int os_rseq_fence_setup(void)
+{
+	return -ENOSYS;
+}
+
+int os_rseq_fence(void)
+{
+	return -ENOSYS;
+}
+
 int os_getcpu(void)
 {
 	fake_os.calls.getcpu++;

@@ -574,7 +574,7 @@ START_TEST(trim_gives_memory_back)
 	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
 	ck_assert_int_eq(hm_gauge.committed, 0);
 	for (unsigned c = 0; c < HM_NCLASS; c++)
-		ck_assert_uint_eq(pcpu_cache_for(0)->count[c], 0);
+		ck_assert_uint_eq(unit_cached(0, c), 0);
 	unit_check_node(0);
 	ck_assert_int_eq(hm_trim(0), 0);		/* nothing left to give */
 

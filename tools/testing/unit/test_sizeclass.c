@@ -118,7 +118,7 @@ START_TEST(is_start_matches_modulo)
 	uint32_t end = (uint32_t)sc->npages * HM_PAGE_SIZE;
 
 	for (uint32_t off = 0; off < end; off++)
-		unit_assert(!size_class_is_start(c, off) == !!(off % sc->size),
+		unit_assert(!size_class_is_start(c, off) == (off % sc->size || off >= sc->span),
 			      "class %u (size %u): is_start(%u) = %d", c, sc->size, off,
 			      size_class_is_start(c, off));
 	/* It holds for any 32-bit offset, not only inside a slab. */
@@ -128,7 +128,9 @@ START_TEST(is_start_matches_modulo)
 
 		if (k & 1)
 			off -= off % sc->size;
-		unit_assert(!size_class_is_start(c, off) == !!(off % sc->size),
+		if (k & 2)
+			off %= sc->span + sc->size;	/* near the slab, past its end too */
+		unit_assert(!size_class_is_start(c, off) == (off % sc->size || off >= sc->span),
 			      "class %u (size %u): is_start(%u) = %d", c, sc->size, off,
 			      size_class_is_start(c, off));
 	}
@@ -160,7 +162,7 @@ START_TEST(aligned_classes)
 }
 END_TEST
 
-START_TEST(pcpu_slots)
+START_TEST(pcpu_capacities)
 {
 	unsigned off = 0;
 
@@ -176,6 +178,8 @@ START_TEST(pcpu_slots)
 		off += sc->pcpu_cap;
 	}
 	ck_assert_uint_eq(hm_pcpu_slots, off);
+	/* One guard slot per class and the stacks fit in one cache. */
+	ck_assert_uint_le(HM_PCPU_FIRST_SLOT + HM_NCLASS + hm_pcpu_slots, HM_PCPU_NSLOTS);
 }
 END_TEST
 
@@ -223,7 +227,7 @@ static Suite *sizeclass_suite(void)
 	tcase_add_test(tc, slab_geometry);
 	tcase_add_loop_test(tc, is_start_matches_modulo, 0, HM_NCLASS);
 	tcase_add_test(tc, aligned_classes);
-	tcase_add_test(tc, pcpu_slots);
+	tcase_add_test(tc, pcpu_capacities);
 	tcase_add_test(tc, documented_table_matches);
 	suite_add_tcase(s, tc);
 	return s;

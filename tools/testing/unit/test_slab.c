@@ -293,7 +293,7 @@ START_TEST(remote_free_through_hm_free)
 	hm_free(p);
 	ck_assert_uint_eq(s->used, used - 1);
 	ck_assert_ptr_eq(s->freelist, p);
-	ck_assert_uint_eq(pcpu_cache_for(0)->count[cls], 0);
+	ck_assert_uint_eq(unit_cached(0, cls), 0);
 	ck_assert_uint_eq(unit_stat(ST_REMOTE_FREE), HM_STATS_ENABLED);
 	unit_check_central(1, cls);
 }

@@ -18,7 +18,7 @@ __attribute__((constructor(101))) static void unit_env(void)
 {
 	static const char *const defaults[] = {
 		"HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_THP",
-		"HAKMEM_RESERVE_SS", "HAKMEM_PCPU",
+		"HAKMEM_RESERVE_SS", "HAKMEM_PERCPU",
 	};
 	char gb[16];
 
@@ -29,7 +29,7 @@ __attribute__((constructor(101))) static void unit_env(void)
 }
 
 /*
- * The heap reads the CPU as the int at hm_heap.cpu_off from the thread
+ * The heap reads the CPU as the int at hm_fe.cpu_off from the thread
  * pointer (glibc's rseq cpu_id, or a -1 meaning "ask getcpu").  Pointing
  * it at this variable lets a test choose the CPU the fast paths see.
  */
@@ -37,10 +37,26 @@ static __thread int unit_cpu_id __attribute__((tls_model("initial-exec"))) = -1;
 
 void unit_on_cpu(unsigned cpu)
 {
-	hm_heap.rseq_cpu = 0;
-	hm_heap.cpu_off = (char *)&unit_cpu_id - (char *)__builtin_thread_pointer();
+	hm_fe.cpu_off = (char *)&unit_cpu_id - (char *)__builtin_thread_pointer();
 	unit_cpu_id = (int)cpu;
 	fake_os.cpu = cpu;
+}
+
+struct pcpu_cache *unit_cache(unsigned cpu, unsigned way)
+{
+	return pcpu_cache_at(pcpu_index(cpu, way));
+}
+
+unsigned unit_cached(unsigned cpu, unsigned cls)
+{
+	unsigned n = 0;
+
+	for (unsigned w = 0; w < HM_PCPU_WAYS; w++) {
+		struct pcpu_cache *c = unit_cache(cpu, w);
+
+		n += pcpu_top(c->hdr[cls]) - c->lim[cls].lo;
+	}
+	return n;
 }
 
 void unit_on_cpu_via_getcpu(unsigned cpu)

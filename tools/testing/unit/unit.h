@@ -50,6 +50,14 @@
 void unit_on_cpu(unsigned cpu);
 void unit_on_cpu_via_getcpu(unsigned cpu);
 
+/*
+ * The unit tests run the generic front end (the fake OS has no rseq):
+ * HM_PCPU_WAYS caches per CPU.  unit_cache: one of them; unit_cached: the
+ * objects of class cls held by all the ways of cpu.
+ */
+struct pcpu_cache *unit_cache(unsigned cpu, unsigned way);
+unsigned unit_cached(unsigned cpu, unsigned cls);
+
 /* A test case with the standard fixture (fake OS reset, CPU 0). */
 TCase *unit_tcase(const char *name);
 

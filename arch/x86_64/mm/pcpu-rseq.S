@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Batch moves on this CPU's cache as rseq critical sections: refill pushes
+ * a batch taken from the central lists, drain pops one to give back.  The
+ * single-object pop and push are inline (arch/x86_64/include/asm/percpu.h);
+ * these are called from the slow paths in mm/percpu.c only.
+ *
+ * long arch_pcpu_push_batch(unsigned idx, unsigned cls, void *const *objs, unsigned n)
+ * long arch_pcpu_pop_batch(unsigned idx, unsigned cls, void **objs, unsigned n)
+ *
+ * Both act only when the calling thread's cache index is idx (the caller
+ * filled or will empty objs for that cache's node) and the caches are open;
+ * the copy loop writes only slots above the top (push) or the caller's
+ * array (pop), and one store of the class header commits.  Return: the
+ * number of objects moved, or -1 when the thread is not on idx, the caches
+ * are closed, or the section was aborted.
+ */
+#include <asm/rseq-abi.h>
+#include "hakmem/pcpu-abi.h"
+
+/* Stress builds widen the sections (see asm/percpu.h). */
+#ifdef HM_RSEQ_RACE
+#define RACE_DELAY(reg, label)	movl $HM_RSEQ_RACE, reg; label: pause; decl reg; jnz label
+#else
+#define RACE_DELAY(reg, label)
+#endif
+
+	.text
+
+/* rdi = idx, rsi = cls, rdx = objs, rcx = n */
+	.globl	arch_pcpu_push_batch
+	.hidden	arch_pcpu_push_batch
+	.type	arch_pcpu_push_batch, @function
+arch_pcpu_push_batch:
+	movl	%esi, %esi
+	movl	%ecx, %ecx
+	movq	hm_fe+HM_FE_IDX(%rip), %r9
+	movq	hm_fe+HM_FE_CS(%rip), %r8
+	testq	%r8, %r8
+	jz	.Lpush_fail
+	leaq	.Lpush_cs(%rip), %rax
+	movq	%rax, %fs:(%r8)
+.Lpush_start:
+	movl	%fs:(%r9), %eax
+	cmpl	%eax, %edi
+	jne	.Lpush_fail
+	cmpl	hm_fe+HM_FE_NR(%rip), %eax
+	jae	.Lpush_fail
+	shlq	$HM_PCPU_SHIFT, %rax
+	addq	hm_fe+HM_FE_BASE(%rip), %rax		/* rax = cache */
+	RACE_DELAY(%r10d, .Lpush_race)
+	movq	(%rax,%rsi,8), %r10			/* r10 = header */
+	movzwl	%r10w, %r11d				/* r11 = top */
+	movzwl	HM_PCPU_LIM+2(%rax,%rsi,4), %r8d	/* r8 = hi */
+	subl	%r11d, %r8d				/* room */
+	cmpl	%ecx, %r8d
+	cmoval	%ecx, %r8d				/* k = min(room, n) */
+	leaq	(%rax,%r11,8), %r11			/* first free slot */
+	xorl	%r9d, %r9d
+.Lpush_copy:
+	cmpl	%r8d, %r9d
+	jae	.Lpush_commit
+	movq	(%rdx,%r9,8), %rcx
+	movq	%rcx, (%r11,%r9,8)
+	incl	%r9d
+	jmp	.Lpush_copy
+.Lpush_commit:
+	addq	%r8, %r10
+	movq	%r10, (%rax,%rsi,8)
+.Lpush_post:
+	movq	%r8, %rax
+	ret
+.Lpush_fail:
+	movq	$-1, %rax
+	ret
+	.size	arch_pcpu_push_batch, . - arch_pcpu_push_batch
+
+/* rdi = idx, rsi = cls, rdx = objs, rcx = n */
+	.globl	arch_pcpu_pop_batch
+	.hidden	arch_pcpu_pop_batch
+	.type	arch_pcpu_pop_batch, @function
+arch_pcpu_pop_batch:
+	movl	%esi, %esi
+	movl	%ecx, %ecx
+	movq	hm_fe+HM_FE_IDX(%rip), %r9
+	movq	hm_fe+HM_FE_CS(%rip), %r8
+	testq	%r8, %r8
+	jz	.Lpop_fail
+	leaq	.Lpop_cs(%rip), %rax
+	movq	%rax, %fs:(%r8)
+.Lpop_start:
+	movl	%fs:(%r9), %eax
+	cmpl	%eax, %edi
+	jne	.Lpop_fail
+	cmpl	hm_fe+HM_FE_NR(%rip), %eax
+	jae	.Lpop_fail
+	shlq	$HM_PCPU_SHIFT, %rax
+	addq	hm_fe+HM_FE_BASE(%rip), %rax		/* rax = cache */
+	RACE_DELAY(%r10d, .Lpop_race)
+	movq	(%rax,%rsi,8), %r10			/* r10 = header */
+	movzwl	%r10w, %r11d				/* r11 = top */
+	movzwl	HM_PCPU_LIM(%rax,%rsi,4), %r8d		/* r8 = lo */
+	negl	%r8d
+	addl	%r11d, %r8d				/* count */
+	cmpl	%ecx, %r8d
+	cmoval	%ecx, %r8d				/* k = min(count, n) */
+	subl	%r8d, %r11d
+	leaq	(%rax,%r11,8), %r11			/* lowest slot taken */
+	xorl	%r9d, %r9d
+.Lpop_copy:
+	cmpl	%r8d, %r9d
+	jae	.Lpop_commit
+	movq	(%r11,%r9,8), %rcx
+	movq	%rcx, (%rdx,%r9,8)
+	incl	%r9d
+	jmp	.Lpop_copy
+.Lpop_commit:
+	subq	%r8, %r10
+	movq	%r10, (%rax,%rsi,8)
+.Lpop_post:
+	movq	%r8, %rax
+	ret
+.Lpop_fail:
+	movq	$-1, %rax
+	ret
+	.size	arch_pcpu_pop_batch, . - arch_pcpu_pop_batch
+
+/* Abort handlers: each preceded by the signature the kernel checks. */
+	.section .text.unlikely.hm_rseq_abort, "ax"
+	RSEQ_SIG_INSN
+.Lpush_abort:
+	jmp	.Lpush_fail
+	RSEQ_SIG_INSN
+.Lpop_abort:
+	jmp	.Lpop_fail
+
+	.section .data.rel.ro.hm_rseq_cs, "aw"
+	.balign	RSEQ_CS_ALIGN
+.Lpush_cs:
+	.long	0, 0
+	.quad	.Lpush_start, .Lpush_post - .Lpush_start, .Lpush_abort
+	.balign	RSEQ_CS_ALIGN
+.Lpop_cs:
+	.long	0, 0
+	.quad	.Lpop_start, .Lpop_post - .Lpop_start, .Lpop_abort
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Layout of the per-CPU caches and of the front-end descriptor, as numbers
+ * the assembly (arch/x86_64) and C (include/hakmem/percpu.h) both use.
+ * Assembler-safe; the C side checks every offset with _Static_assert.
+ *
+ * One cache is HM_PCPU_SIZE bytes at hm_fe.base + (index << HM_PCPU_SHIFT):
+ *
+ *   0             u64 hdr[HM_NCLASS]   top | ops << 16, one per class
+ *   HM_PCPU_LIM   u16 lim[HM_NCLASS][2] {lo, hi}: the class's slots
+ *   HM_PCPU_NODE  u32 node              NUMA node of the objects cached
+ *   HM_PCPU_LOCK  int lock              the generic front end only
+ *   8 * lo ...    void *slot[]          the array-stacks
+ *
+ * Invariant, per class:  lo <= top <= hi, and slot[lo .. top) are free
+ * objects of the class homed on node.  slot[lo - 1] is a guard that is
+ * always NULL, so "is p the object on top" needs no emptiness test.
+ *
+ * hdr packs the stack top (a slot index, bits 0-15) with a count of the
+ * single-object pushes and pops made on it (bits 16-63), so the one store
+ * that commits an operation also counts it: a pop adds OPS_ONE - 1, a push
+ * OPS_ONE + 1, batch moves change only the top.
+ */
+#ifndef _HAKMEM_PCPU_ABI_H
+#define _HAKMEM_PCPU_ABI_H
+
+#include "hakmem/config.h"
+
+#define HM_PCPU_SHIFT		14
+#define HM_PCPU_SIZE		(1 << HM_PCPU_SHIFT)
+#define HM_PCPU_HDR		0
+#define HM_PCPU_LIM		(8 * HM_NCLASS)
+#define HM_PCPU_NODE		(HM_PCPU_LIM + 4 * HM_NCLASS)
+#define HM_PCPU_LOCK		(HM_PCPU_NODE + 4)
+#define HM_PCPU_FIRST_SLOT	64		/* header: slot indexes below this */
+#define HM_PCPU_NSLOTS		(HM_PCPU_SIZE / 8)
+#define HM_PCPU_TOP_MASK	0xffff
+#define HM_PCPU_OPS_SHIFT	16
+#define HM_PCPU_POP_ADD		0xffff		/* (1 << 16) - 1 */
+#define HM_PCPU_PUSH_ADD	0x10001		/* (1 << 16) + 1 */
+
+/*
+ * struct hm_front: what the fast paths read, one cache line.
+ *   base     the caches
+ *   idx_off  thread-pointer offset of the u32 naming this thread's cache:
+ *            rseq cpu_id or mm_cid, else a thread-local -1
+ *   cs_off   thread-pointer offset of rseq_cs (else a thread-local scratch)
+ *   nr       caches the fast paths may use; 0 before start-up and while
+ *            malloc_trim empties the caches
+ */
+#define HM_FE_BASE		0
+#define HM_FE_IDX		8
+#define HM_FE_CS		16
+#define HM_FE_NR		24
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#include <stddef.h>
+
+struct hm_front {
+	char		*base;
+	long		idx_off;
+	long		cs_off;
+	uint32_t	nr;
+	uint32_t	mode;		/* enum pcpu_mode (include/hakmem/percpu.h) */
+	long		cpu_off;	/* generic: offset of an int holding the CPU, or of a -1 */
+} __attribute__((aligned(64)));
+
+extern struct hm_front hm_fe __attribute__((visibility("hidden")));
+
+_Static_assert(offsetof(struct hm_front, base) == HM_FE_BASE, "front-end layout");
+_Static_assert(offsetof(struct hm_front, idx_off) == HM_FE_IDX, "front-end layout");
+_Static_assert(offsetof(struct hm_front, cs_off) == HM_FE_CS, "front-end layout");
+_Static_assert(offsetof(struct hm_front, nr) == HM_FE_NR, "front-end layout");
+_Static_assert(HM_PCPU_LOCK + 4 <= HM_PCPU_FIRST_SLOT * 8, "pcpu header fits below the slots");
+_Static_assert(HM_PCPU_POP_ADD == (1 << HM_PCPU_OPS_SHIFT) - 1, "pop adds one op, removes one slot");
+_Static_assert(HM_PCPU_PUSH_ADD == (1 << HM_PCPU_OPS_SHIFT) + 1, "push adds one op and one slot");
+_Static_assert(HM_PCPU_NSLOTS - 1 <= HM_PCPU_TOP_MASK, "top fits its field");
+#endif
+
+#endif /* _HAKMEM_PCPU_ABI_H */
