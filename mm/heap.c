@@ -59,6 +59,8 @@ static __noinline void *alloc_big(size_t n, size_t align, bool zero)
  * read, then the per-CPU pop (an rseq section on x86_64).  gcc 12 -O2
  * lays it out first: 26 instructions to the first ret, 17 of them the pop.
  * fast-path budget hm_malloc: 28 (tools/testing/build/build.sh checks it)
+ * With CONFIG_PCPU_RSEQ=n the generic trylocked pop: 40 instructions.
+ * fast-path budget (generic) hm_malloc: 42
  */
 void *hm_malloc(size_t n)
 {
@@ -150,10 +152,13 @@ static __noinline void free_slow(void *p)
  * Fast path (a small object of the caller's node, room in the cache): the
  * pointer is checked before anything is written, so a pointer hakmem never
  * handed out cannot reach a cache: region (4 instructions), chunk kind (5),
- * page class (6), object start (12: slab offset, one multiply, one
- * compare), home node (2), then the push (23 with its double-free test).
- * gcc 12 -O2: 54 instructions to the first ret.
+ * page address and class (7), object start (11: slab offset, one multiply,
+ * one compare; it also rejects pages of other kinds), home node (2), then
+ * the push (23 with its double-free test).
+ * gcc 12 -O2: 53 instructions to the first ret.
  * fast-path budget hm_free: 56 (tools/testing/build/build.sh checks it)
+ * With CONFIG_PCPU_RSEQ=n the generic trylocked push: 64 instructions.
+ * fast-path budget (generic) hm_free: 66
  */
 void hm_free(void *p)
 {
@@ -161,19 +166,17 @@ void hm_free(void *p)
 
 	if (likely(off < hm_heap.span && hm_heap.chunk[off >> HM_SS_SHIFT] == CHUNK_SS)) {
 		struct superslab *ss = ss_of(a);
-		unsigned page = ss_page_of(a), cls = ss->page_cls[page];
+		unsigned long page = ss_page_of(a), cls = ss->page_cls[page];
+		uint32_t so = (uint32_t)((a & HM_PAGE_MASK) +
+			((uintptr_t)ss->page_delta[page] << HM_PAGE_SHIFT));
+		unsigned node = (unsigned)(off >> hm_heap.region_shift);
 
-		if (likely(cls < HM_NCLASS)) {
-			uint32_t so = (uint32_t)((a & HM_PAGE_MASK) +
-				((uintptr_t)ss->page_delta[page] << HM_PAGE_SHIFT));
-			unsigned node = (unsigned)(off >> hm_heap.region_shift);
-
-			if (likely(size_class_is_start(cls, so))) {
-				if (likely(pcpu_free(cls, p, node)))
-					return;
-				pcpu_free_slow(cls, p, node);
+		/* False for pages of large objects, headers and free pages too. */
+		if (likely(size_class_is_start(cls, so))) {
+			if (likely(pcpu_free(cls, p, node)))
 				return;
-			}
+			pcpu_free_slow((unsigned)cls, p, node);
+			return;
 		}
 	}
 	free_slow(p);

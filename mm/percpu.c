@@ -70,7 +70,7 @@ struct own_rseq {
 
 #define TLS_IE	__attribute__((tls_model("initial-exec")))
 
-static __thread struct own_rseq own_rseq TLS_IE = {
+static __thread struct own_rseq own_rseq TLS_IE __attribute__((unused)) = {
 	.cpu_id = (uint32_t)-1, .node_id = (uint32_t)-1, .mm_cid = (uint32_t)-1,
 };
 /* What the offsets in hm_fe point at when a thread has no cache index. */
@@ -155,6 +155,7 @@ unsigned pcpu_current_node(void)
 	return hm_heap.cpu_node[pcpu_current_cpu()];
 }
 
+#ifdef PCPU_INLINE_RSEQ
 /*
  * This thread's cache index in the rseq modes, registering the thread's
  * own area on its first call when that is the source; -1 when it has none.
@@ -171,6 +172,7 @@ static int rseq_index(void)
 	}
 	return pcpu_tp_read_int(hm_fe.idx_off);
 }
+#endif
 
 /* ---- set-up ---- */
 

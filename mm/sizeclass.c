@@ -79,7 +79,7 @@ void sizeclass_init(void)
 		sc->capacity = sc->npages * HM_PAGE_SIZE / size;
 		hm_class_start.shift[c] = (uint8_t)tz;
 		hm_class_start.div[c].inv = inverse_odd(size >> tz);
-		hm_class_start.div[c].lim = sc->capacity - 1u;
+		hm_class_start.div[c].cap = sc->capacity;
 		sc->span = sc->capacity * size;
 		cap = HM_PCPU_CLASS_BYTES / size;
 		cap = MAX(cap, HM_PCPU_MIN_OBJECTS);

@@ -157,7 +157,7 @@ static __always_inline void *pcpu_cache_pop(struct pcpu_cache *c, unsigned cls)
 }
 
 /* False when full or when p is on top already (a double free). */
-static __always_inline bool pcpu_cache_push(struct pcpu_cache *c, unsigned cls, void *p)
+static __always_inline bool pcpu_cache_push(struct pcpu_cache *c, unsigned long cls, void *p)
 {
 	uint64_t h = c->hdr[cls];
 	unsigned top = pcpu_top(h);
@@ -210,7 +210,7 @@ static __always_inline void *pcpu_alloc(unsigned cls)
 #endif
 }
 
-static __always_inline bool pcpu_free(unsigned cls, void *p, unsigned node)
+static __always_inline bool pcpu_free(unsigned long cls, void *p, unsigned node)
 {
 #ifdef PCPU_INLINE_RSEQ
 	return arch_pcpu_push(cls, p, node);

@@ -39,18 +39,19 @@ static __always_inline unsigned size_class(size_t n)
 }
 
 /*
- * Does offset off inside a slab of class cls start one of its objects?
- * For a multiple of the size the rotated product is the object's index,
- * for anything else it is above UINT32_MAX / size; lim = capacity - 1 so
- * one compare tests both "multiple" and "inside the slab".
+ * Does offset off inside a slab of page class cls start one of its
+ * objects?  For a multiple of the size the rotated product is the object's
+ * index, for anything else it is above UINT32_MAX / size, so one compare
+ * with the capacity tests "multiple" and "inside the slab"; a page that
+ * holds no small objects (cls a PAGE_CLS_* code) has capacity 0 here.
  */
-static __always_inline int size_class_is_start(unsigned cls, uint32_t off)
+static __always_inline int size_class_is_start(unsigned long cls, uint32_t off)
 {
 	uint32_t q = off * hm_class_start.div[cls].inv;
 	unsigned s = hm_class_start.shift[cls];
 
 	q = (q >> s) | (q << ((32 - s) & 31));
-	return q <= hm_class_start.div[cls].lim;
+	return q < hm_class_start.div[cls].cap;
 }
 
 void sizeclass_init(void);

@@ -124,17 +124,19 @@ struct superslab {
  * with one multiply: rotr32(off * div_inv, div_shift) <= div_lim.
  */
 /*
- * struct class_start - the object-start test of every class, packed so the
- * free fast path reaches it from one base address:
- *   rotr32(off * div[c].inv, shift[c]) <= div[c].lim
- * holds exactly when off is k * size with k < capacity.
+ * struct class_start - the object-start test of every page class, packed
+ * so the free fast path reaches it from one base address:
+ *   rotr32(off * div[c].inv, shift[c]) < div[c].cap
+ * holds exactly when off is k * size with k < capacity.  Indexed by the
+ * page's class byte: the rows of PAGE_CLS_* codes have cap 0, so one test
+ * also says "this page holds small objects".
  */
 struct class_start {
 	struct {
 		uint32_t inv;		/* inverse of the odd part of size mod 2^32 */
-		uint32_t lim;		/* capacity - 1 */
-	}		div[HM_NCLASS];
-	uint8_t		shift[HM_NCLASS];	/* trailing zero bits of size */
+		uint32_t cap;		/* objects per slab; 0 for non-class codes */
+	}		div[256];
+	uint8_t		shift[256];	/* trailing zero bits of size */
 };
 
 struct size_class {

@@ -137,6 +137,18 @@ START_TEST(is_start_matches_modulo)
 }
 END_TEST
 
+/* Page codes that are not classes never pass the object-start test. */
+START_TEST(non_class_pages_hold_no_objects)
+{
+	static const unsigned codes[] = { HM_NCLASS, PAGE_CLS_LARGE, PAGE_CLS_HDR, PAGE_CLS_FREE };
+
+	for (unsigned k = 0; k < ARRAY_SIZE(codes); k++)
+		for (uint32_t off = 0; off < 64 * HM_PAGE_SIZE; off += 16)
+			unit_assert(!size_class_is_start(codes[k], off),
+				    "page code %#x: is_start(%u) is true", codes[k], off);
+}
+END_TEST
+
 START_TEST(aligned_classes)
 {
 	for (size_t a = HM_ALIGN; a <= HM_PAGE_SIZE; a <<= 1) {
@@ -228,6 +240,7 @@ static Suite *sizeclass_suite(void)
 	tcase_add_loop_test(tc, is_start_matches_modulo, 0, HM_NCLASS);
 	tcase_add_test(tc, aligned_classes);
 	tcase_add_test(tc, pcpu_capacities);
+	tcase_add_test(tc, non_class_pages_hold_no_objects);
 	tcase_add_test(tc, documented_table_matches);
 	suite_add_tcase(s, tc);
 	return s;
