@@ -603,8 +603,13 @@ void pcpu_class_counts(unsigned cls, uint64_t *nalloc, uint64_t *nfree)
 	int64_t d;
 
 	cache_sums(cls, &ops, &held);
-	/* Frees minus allocations made by single pushes and pops. */
+	/*
+	 * Frees minus allocations made by single pushes and pops.  Exact when
+	 * the caches are quiet; while other threads run a batch may be in a
+	 * header and not yet in its tally, so keep both counts in range.
+	 */
 	d = (int64_t)held - (int64_t)in + (int64_t)out;
+	d = MAX(-(int64_t)ops, MIN(d, (int64_t)ops));
 	*nalloc = (uint64_t)(((int64_t)ops - d) / 2) + READ_ONCE(direct_alloc[cls]);
 	*nfree = (uint64_t)(((int64_t)ops + d) / 2) + READ_ONCE(direct_free[cls]);
 }
