@@ -8,10 +8,13 @@
  *
  * OPS is per thread.  Each step frees a random slot of the thread's
  * working set and refills it.  On every REMOTE-th step the old block is
- * not freed locally but pushed onto the inbox of the next thread (a
- * lock-free stack threaded through the blocks themselves); each thread
- * empties its own inbox as it goes, freeing blocks another thread
- * allocated.  Prints:
+ * not freed locally but pushed onto a shared inbox (a lock-free stack
+ * threaded through the blocks themselves) that every thread empties as it
+ * goes, so the block is freed by whichever thread runs next (almost always
+ * another one).  A shared inbox rather than one per peer keeps the blocks
+ * in flight few: with many more threads than CPUs a per-peer inbox fills
+ * for as long as its owner waits for a CPU, and the live heap would grow
+ * with the thread count.  Prints:
  *
  *   manythreads threads=N ws=N secs=S ops=N remote=N ops_per_sec=R
  */
@@ -27,7 +30,6 @@ struct worker {
 	pthread_t tid;
 	uint64_t seed;
 	long index;
-	_Atomic(struct node *) inbox;
 	long remote_sent;
 	long remote_freed;
 	char pad[64];
@@ -36,28 +38,29 @@ struct worker {
 static const char *prog = "manythreads";
 static long ops, nthreads, ws, minsz, maxsz, remote_every;
 static struct worker *workers;
+static _Atomic(struct node *) inbox;
 static pthread_barrier_t start_line;
 
-static void push_remote(struct worker *to, void *p)
+static void push_remote(void *p)
 {
 	struct node *n = p;
-	struct node *head = atomic_load_explicit(&to->inbox, memory_order_relaxed);
+	struct node *head = atomic_load_explicit(&inbox, memory_order_relaxed);
 
 	do {
 		n->next = head;
-	} while (!atomic_compare_exchange_weak_explicit(&to->inbox, &head, n,
+	} while (!atomic_compare_exchange_weak_explicit(&inbox, &head, n,
 							 memory_order_release,
 							 memory_order_relaxed));
 }
 
-static long drain(struct worker *w)
+static long drain(void)
 {
 	struct node *n;
 	long count = 0;
 
-	if (!atomic_load_explicit(&w->inbox, memory_order_relaxed))
+	if (!atomic_load_explicit(&inbox, memory_order_relaxed))
 		return 0;
-	n = atomic_exchange_explicit(&w->inbox, NULL, memory_order_acquire);
+	n = atomic_exchange_explicit(&inbox, NULL, memory_order_acquire);
 	while (n) {
 		struct node *next = n->next;
 
@@ -71,7 +74,6 @@ static long drain(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct worker *peer = &workers[(w->index + 1) % nthreads];
 	struct bench_rng rng;
 	struct bench_slot *slots;
 	long i;
@@ -89,13 +91,13 @@ static void *worker_main(void *arg)
 
 		bench_check(prog, s->p, s->size);
 		if (i % remote_every == 0) {
-			push_remote(peer, s->p);
+			push_remote(s->p);
 			w->remote_sent++;
 		} else {
 			free(s->p);
 		}
 		bench_slot_new(prog, s, sz);
-		w->remote_freed += drain(w);
+		w->remote_freed += drain();
 	}
 
 	bench_slots_free(prog, slots, ws);
@@ -146,7 +148,7 @@ int main(int argc, char **argv)
 	t1 = bench_now();
 
 	for (i = 0; i < nthreads; i++) {
-		workers[i].remote_freed += drain(&workers[i]);
+		workers[i].remote_freed += drain();
 		sent += workers[i].remote_sent;
 		freed += workers[i].remote_freed;
 	}

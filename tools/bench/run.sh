@@ -45,6 +45,9 @@ PACKAGES="libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 time strace gnuplot-n
 	redis-server redis-tools sqlite3 python3 gcc libc6-dev"
 # Workloads that also run under mimalloc with large OS pages.
 LP_WORKLOADS="ptrchase"
+# Workloads that also run hakmem's other per-CPU front ends.
+FE_WORKLOADS="seed manythreads manythreads-2"
+FE_LABELS="hakmem-mmcid hakmem-fallback"
 
 lib=""
 bindir=""
@@ -154,6 +157,7 @@ done
 labels="$labels hakmem"
 LIB[hakmem]=$lib
 [ -n "${LIB[mimalloc]:-}" ] && LIB[mimalloc-lp]=${LIB[mimalloc]}
+for l in $FE_LABELS; do LIB[$l]=$lib; done
 
 # Workloads.
 workloads=""
@@ -182,15 +186,21 @@ done
 workloads=$runnable
 [ -n "$workloads" ] || die "nothing to run"
 
-# The mimalloc-lp column appears when one of its workloads runs.
+# The mimalloc-lp and hakmem front-end columns appear when one of their
+# workloads runs.
 columns="$labels"
 if [ -n "${LIB[mimalloc-lp]:-}" ]; then
 	for id in $workloads; do
 		case " $LP_WORKLOADS " in
-		*" $id "*) columns="$labels mimalloc-lp"; break ;;
+		*" $id "*) columns="$columns mimalloc-lp"; break ;;
 		esac
 	done
 fi
+for id in $workloads; do
+	case " $FE_WORKLOADS " in
+	*" $id "*) columns="$columns $FE_LABELS"; break ;;
+	esac
+done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Interrupted: stop a redis-server of ours that may still run, and leave.
@@ -229,10 +239,14 @@ done
 # ------------------------------------------------------------- the runs
 
 allocs_for() { # ID: allocator labels that run workload ID
+	local a=$labels
 	case " $LP_WORKLOADS " in
-	*" $1 "*) [ -n "${LIB[mimalloc-lp]:-}" ] && { echo "$labels mimalloc-lp"; return; } ;;
+	*" $1 "*) [ -n "${LIB[mimalloc-lp]:-}" ] && a="$a mimalloc-lp" ;;
 	esac
-	echo "$labels"
+	case " $FE_WORKLOADS " in
+	*" $1 "*) a="$a $FE_LABELS" ;;
+	esac
+	echo "$a"
 }
 
 total=0
@@ -391,7 +405,11 @@ Each cell is the median over $reps run(s); in brackets, that median divided
 by hakmem's (so above 1 means more throughput for ↑ figures, more time for
 ↓ ones).  The allocators run interleaved: for each workload and repetition,
 one run of each in turn.  \`mimalloc-lp\` is mimalloc with
-\`MIMALLOC_LARGE_OS_PAGES=1\`, run on the pointer-chasing walk only.
+\`MIMALLOC_LARGE_OS_PAGES=1\`, run on the pointer-chasing walk only;
+\`hakmem-mmcid\` and \`hakmem-fallback\` are hakmem with
+\`HAKMEM_PERCPU=mmcid\` (caches by rseq mm_cid) and \`=fallback\` (the
+locked front end), run on seed and the many-threads rows; the default
+\`hakmem\` column is \`HAKMEM_PERCPU=auto\` (rseq by cpu_id).
 **FAIL** marks a run that crashed, failed its own data check, or was found
 not to use the allocator named.
 
@@ -423,7 +441,8 @@ EOF
 | seed-32k | the same with sizes 16 bytes..32 KiB (5M operations) |
 | larson | server-style: 4 threads replace random blocks of 1000-block arrays (16..512 bytes) and hand the arrays to each other; 3 s |
 | prodcons | 2 producer threads allocate (16..512 bytes), 2 consumer threads verify and free; batches of 256 through a queue; 3M blocks |
-| manythreads | 64 threads on the machine's CPUs, 256-block working set each, 150000 operations each; every 16th block is freed by another thread |
+| manythreads | 64 threads on the machine's CPUs, 256-block working set each, 150000 operations each; every 16th block is freed by another thread (at most 32 blocks in flight per thread) |
+| manythreads-2 | the same total work (9.6M operations) and the same live heap (2 threads with 8192-block working sets) on 2 threads, to compare peak RSS at 2 and 64 threads |
 | ptrchase | 4M nodes of 32 bytes allocated one by one, linked in random order and walked once; allocation and walk timed apart (the walk is where 2 MiB pages show) |
 | realloc_growth | 64 buffers grown by realloc in random steps (up to a quarter of their size) to 4 MiB, in random interleaving; 2 rounds |
 | churn | 2000 short-lived threads, 4 at a time, 1000 allocations each; 16 blocks of each freed by the main thread after it exits |

@@ -17,7 +17,7 @@
 BENCH_SRC=${BENCH_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 
 # Synthetic workloads (C programs of this directory) and real programs.
-BENCH_SYNTH="seed seed-ws8k seed-32k larson prodcons manythreads ptrchase realloc_growth churn"
+BENCH_SYNTH="seed seed-ws8k seed-32k larson prodcons manythreads manythreads-2 ptrchase realloc_growth churn"
 BENCH_REAL="redis python sqlite gcc"
 BENCH_ALL="$BENCH_SYNTH $BENCH_REAL"
 # Programs to compile (tools/bench/<name>.c); keep in step with Makefile.
@@ -33,6 +33,7 @@ BENCH_PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
 wl_bin() {
 	case $1 in
 	seed*) echo seed ;;
+	manythreads*) echo manythreads ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -59,6 +60,11 @@ wl_args() {
 	manythreads:full) echo "150000 64 256 16 512 16 1" ;;
 	manythreads:quick) echo "50000 64 256 16 512 16 1" ;;
 	manythreads:tiny) echo "1000 64 64 16 512 16 1" ;;
+	# the same work and the same live heap on 2 threads (32 times the
+	# working set each): how RSS grows with the thread count
+	manythreads-2:full) echo "4800000 2 8192 16 512 16 1" ;;
+	manythreads-2:quick) echo "1600000 2 8192 16 512 16 1" ;;
+	manythreads-2:tiny) echo "32000 2 2048 16 512 16 1" ;;
 	ptrchase:full) echo "4000000 32 1 1" ;;
 	ptrchase:quick) echo "2000000 32 1 1" ;;
 	ptrchase:tiny) echo "20000 32 1 1" ;;
@@ -92,7 +98,7 @@ wl_args() {
 # line as "key|label|unit|dir" (dir: hi = higher is better, lo = lower).
 wl_figures() {
 	case $1 in
-	seed | seed-ws8k | seed-32k | larson | prodcons | manythreads)
+	seed | seed-ws8k | seed-32k | larson | prodcons | manythreads | manythreads-2)
 		echo "ops_per_sec|$1|ops/s|hi" ;;
 	ptrchase)
 		echo "alloc_ns_per_node|ptrchase alloc|ns/node|lo"
@@ -146,6 +152,11 @@ alloc_env() {
 		A_PRELOAD=$2
 		A_EXPECT=$2
 		A_ENV="MIMALLOC_LARGE_OS_PAGES=1" ;;
+	hakmem-*)
+		# hakmem with another per-CPU front end: hakmem-mmcid, hakmem-fallback
+		A_PRELOAD=$2
+		A_EXPECT=$2
+		A_ENV="HAKMEM_PERCPU=${1#hakmem-}" ;;
 	*)
 		A_PRELOAD=$2
 		A_EXPECT=$2 ;;
