@@ -6,9 +6,9 @@
 #
 # Parts: build (the build system), unit, selftests, selftests-central (the
 # same selftests with the per-CPU caches off), selftests-norseq and
-# selftests-fallback (selftests and stress again, with glibc's rseq
-# registration off so hakmem registers its own, and with the locked
-# fallback forced), stress, percpu (every front-end configuration: modes,
+# selftests-fallback (selftests, stress and real programs again, with
+# glibc's rseq registration off so hakmem registers its own, and with the
+# locked fallback forced), stress, percpu (every front-end configuration: modes,
 # race injection, the generic-only build, valgrind), preload (real
 # programs), bench-smoke.
 set -u
@@ -57,10 +57,15 @@ part build "$srctree/tools/testing/build/build.sh"
 part unit $(list "$objtree/tools/testing/unit" 'test_*')
 part selftests $(list "$objtree/tools/testing/selftests" '*')
 HAKMEM_PERCPU=off part selftests-central $(list "$objtree/tools/testing/selftests" '*')
-GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(list "$objtree/tools/testing/selftests" '*') \
-	$(list "$objtree/tools/testing/stress" '*')
-HAKMEM_PERCPU=fallback part selftests-fallback $(list "$objtree/tools/testing/selftests" '*') \
-	$(list "$objtree/tools/testing/stress" '*')
+# The library-level suite (selftests, stress, real programs) again with
+# hakmem's own rseq registration, and with the locked front end.
+suite() {
+	list "$objtree/tools/testing/selftests" '*'
+	list "$objtree/tools/testing/stress" '*'
+	find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort
+}
+GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(suite)
+HAKMEM_PERCPU=fallback part selftests-fallback $(suite)
 part stress $(list "$objtree/tools/testing/stress" '*')
 part percpu "$srctree/tools/testing/stress/percpu-modes.sh"
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
