@@ -44,7 +44,7 @@ enum chunk_kind {
 
 /* Page tiers, in the order they are tried. */
 enum hm_tier {
-	HM_TIER_HUGETLB = 0,	/* reserved 2 MiB pool pages (later issue) */
+	HM_TIER_HUGETLB = 0,	/* 2 MiB pages of the reserved hugetlb pool */
 	HM_TIER_THP	= 1,	/* madvise(MADV_HUGEPAGE) */
 	HM_TIER_4K	= 2,	/* plain pages */
 	HM_NR_TIERS
@@ -158,6 +158,7 @@ struct hm_node {
 	uint32_t	next_chunk;	/* chunks [0, next_chunk) were ever used */
 	uint32_t	lowest_free;	/* no free chunk below this one */
 	uint32_t	nr_ss;		/* committed superslabs */
+	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* ... by page tier */
 	struct central	central[HM_NCLASS];
 } __cacheline_aligned;
 
@@ -179,6 +180,7 @@ struct hm_heap {
 	struct pcpu_cache **pcpu;	/* nr_cpus << HM_PCPU_WAYS_SHIFT (percpu.h) */
 	long		cpu_off;	/* thread pointer to an int: CPU or < 0 */
 	int		rseq_cpu;	/* cpu_off points into glibc's rseq area */
+	int		tier;		/* enum hm_tier superslabs try first */
 };
 
 #endif /* _HAKMEM_TYPES_H */

@@ -567,7 +567,7 @@ START_TEST(commit_tier_is_recorded)
 	ck_assert_uint_eq(unit_stat(ST_TIER_FALLBACK), HM_STATS_ENABLED);
 	ck_assert_uint_eq(unit_stat(ST_SS_4K), HM_STATS_ENABLED);
 
-	hm_opt.thp = 0;
+	hm_heap.tier = HM_TIER_4K;	/* HAKMEM_HUGEPAGES=off */
 	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));
 	ck_assert_uint_eq(fake_os.calls.commit, 1);
 	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));	/* does not fit: new */
