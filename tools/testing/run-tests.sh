@@ -7,7 +7,9 @@
 # Parts: build (the build system), unit, selftests, selftests-central (the
 # same selftests with the per-CPU caches off), selftests-norseq (with
 # glibc's rseq registration off, so the CPU comes from getcpu), stress,
-# preload (real programs), bench-smoke.
+# hugepages (the page tiers read back from smaps, with a hugetlb pool
+# reserved and restored), numa-vm (a two-node qemu guest), preload (real
+# programs), bench-smoke.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
 shift
@@ -56,6 +58,8 @@ part selftests $(list "$objtree/tools/testing/selftests" '*')
 HAKMEM_PCPU=0 part selftests-central $(list "$objtree/tools/testing/selftests" '*')
 GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(list "$objtree/tools/testing/selftests" '*')
 part stress $(list "$objtree/tools/testing/stress" '*')
+part hugepages "$srctree/tools/testing/hugepages/hugepages.sh"
+part numa-vm "$srctree/tools/testing/numa-vm/numa-vm.sh"
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 if [ -x "$srctree/tools/bench/smoke.sh" ]; then
 	part bench-smoke "$srctree/tools/bench/smoke.sh"
