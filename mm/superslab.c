@@ -349,20 +349,41 @@ static unsigned next_used(const struct superslab *ss, unsigned from, unsigned to
 	return to;
 }
 
+/* First free page in [from, to), or to. */
+static unsigned next_free(const struct superslab *ss, unsigned from, unsigned to)
+{
+	while (from < to) {
+		uint64_t w = ~ss->page_map[from / 64] >> (from % 64);
+
+		if (w)
+			return MIN(to, from + (unsigned)__builtin_ctzl(w));
+		from = ALIGN_DOWN(from, 64) + 64;
+	}
+	return to;
+}
+
+/*
+ * First run of n free pages starting at a multiple of align.  Skips whole
+ * words of used pages at a time: a superslab filled with small slabs is
+ * crossed in a few word reads, not one step per used page.
+ */
 static int find_run(const struct superslab *ss, unsigned n, unsigned align)
 {
-	unsigned i = ALIGN_UP((unsigned)HM_SS_HDR_PAGES, align);
+	unsigned i = HM_SS_HDR_PAGES;
 
 	if (ss->nfree_pages < n)
 		return -1;
-	while (i + n <= HM_SS_PAGES) {
-		unsigned u = next_used(ss, i, i + n);
+	for (;;) {
+		unsigned u;
 
+		i = ALIGN_UP(next_free(ss, i, HM_SS_PAGES), align);
+		if (i + n > HM_SS_PAGES)
+			return -1;
+		u = next_used(ss, i, i + n);
 		if (u == i + n)
 			return (int)i;
-		i = ALIGN_UP(u + 1, align);
+		i = u + 1;
 	}
-	return -1;
 }
 
 static void mark_run(struct superslab *ss, unsigned first, unsigned n, unsigned cls)
