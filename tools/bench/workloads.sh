@@ -59,9 +59,9 @@ wl_args() {
 	manythreads:full) echo "150000 64 256 16 512 16 1" ;;
 	manythreads:quick) echo "50000 64 256 16 512 16 1" ;;
 	manythreads:tiny) echo "1000 64 64 16 512 16 1" ;;
-	ptrchase:full) echo "4000000 32 1 1" ;;
-	ptrchase:quick) echo "2000000 32 1 1" ;;
-	ptrchase:tiny) echo "20000 32 1 1" ;;
+	ptrchase:full) echo "4000000 64 1 1" ;;
+	ptrchase:quick) echo "2000000 64 1 1" ;;
+	ptrchase:tiny) echo "20000 64 1 1" ;;
 	realloc_growth:full) echo "64 4194304 2 1" ;;
 	realloc_growth:quick) echo "32 4194304 1 1" ;;
 	realloc_growth:tiny) echo "4 262144 1 1" ;;
@@ -96,7 +96,8 @@ wl_figures() {
 		echo "ops_per_sec|$1|ops/s|hi" ;;
 	ptrchase)
 		echo "alloc_ns_per_node|ptrchase alloc|ns/node|lo"
-		echo "walk_ns_per_node|ptrchase walk|ns/node|lo" ;;
+		echo "walk_ns_per_node|ptrchase walk|ns/node|lo"
+		echo "faults_per_mib|ptrchase page faults|per MiB|lo" ;;
 	realloc_growth) echo "secs|realloc_growth|s|lo" ;;
 	churn) echo "threads_per_sec|churn|threads/s|hi" ;;
 	redis) echo "rps|redis|requests/s|hi" ;;
@@ -146,6 +147,10 @@ alloc_env() {
 		A_PRELOAD=$2
 		A_EXPECT=$2
 		A_ENV="MIMALLOC_LARGE_OS_PAGES=1" ;;
+	hakmem-hugetlb)
+		A_PRELOAD=$2
+		A_EXPECT=$2
+		A_ENV="HAKMEM_HUGEPAGES=hugetlb" ;;
 	*)
 		A_PRELOAD=$2
 		A_EXPECT=$2 ;;
