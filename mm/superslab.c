@@ -22,6 +22,13 @@
  *                            HAKMEM_RESERVE_SS are kept, else released:
  *                            decommitted and its chunk freed)
  *
+ * Page tiers and placement: a superslab is committed on hm_heap.tier
+ * (hugetlb, thp or 4k, from HAKMEM_HUGEPAGES) and placed on its node by
+ * os_commit() before anything touches it; a commit that gets a lower tier
+ * (the hugetlb pool ran dry) is counted and the superslab simply lives on
+ * that tier.  Superslabs are given back whole, so hugetlb pages are never
+ * split.  node->nr_ss_tier[] counts the live ones per tier.
+ *
  * Locking: node->lock guards the node's superslab list, the page maps of
  * its superslabs and its part of the chunk table.  It nests inside the
  * central locks (mm/slab.c) and never the other way round.  Chunk entries

@@ -7,7 +7,8 @@
 #   - with a pool of a few pages and a heap of 300 MiB the program
 #     completes, the fallback is counted and reported once;
 #   - with the pool empty and THP in madvise mode the heap is AnonHugePages;
-#   - HAKMEM_HUGEPAGES=off and =hugetlb on an empty pool behave.
+#   - HAKMEM_HUGEPAGES=off and =hugetlb on an empty pool behave;
+#   - fork from a hugetlb heap (pool with spare pages) works.
 # The pool size is restored on exit, whatever happens (trap).
 #
 #   hugepages.sh LIBHAKMEM OBJTREE
@@ -30,7 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 [ -x "$probe" ] || { echo "1..0 # hugeprobe not built ($probe)"; exit 1; }
-echo "1..14"
+echo "1..16"
 
 saved_pool=$(cat $pool)
 saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
@@ -112,6 +113,21 @@ if set_pool 24; then
 		[ "$(val heap_hugetlb_kb "$out")" = 0 -a "$(val heap_anonhuge_kb "$out")" = 0 ]
 	free_after=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)
 	check "... and the pool is left untouched" [ "$free_after" = 24 ]
+else
+	nok "could not reserve the hugetlb pool"; nok "could not reserve the hugetlb pool"
+fi
+# 6. fork from a heap on hugetlb pages, with spare pages in the pool for
+#    the children's copies (design.rst says what happens without them).
+if set_pool 64; then
+	out=$(LD_PRELOAD=$lib HAKMEM_HUGEPAGES=hugetlb timeout 120 \
+		"$objtree/tools/testing/selftests/api_fork" 2>&1)
+	check "fork from a hugetlb heap: children allocate, parent intact (api_fork)" \
+		[ $? -eq 0 -a "$(grep -c '^ok' <<<"$out")" -ge 5 ]
+	out=$(LD_PRELOAD=$lib HAKMEM_HUGEPAGES=hugetlb timeout 180 \
+		"$objtree/tools/testing/stress/forkstorm" forks=100 2>&1)
+	check "fork storm on a hugetlb heap (100 forks while threads allocate)" \
+		[ $? -eq 0 -a "$(grep -c '^not ok' <<<"$out")" = 0 ]
+	[ $failed -eq 0 ] || sed 's/^/# /' <<<"$out" | tail -8
 else
 	nok "could not reserve the hugetlb pool"; nok "could not reserve the hugetlb pool"
 fi

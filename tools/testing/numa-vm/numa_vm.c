@@ -417,7 +417,7 @@ static int cmd_interleave(void)
 	run_job(&j);
 	locate(&j.cs, 0, &w0);
 	locate(&j.cs, 1, &w1);
-	tap(w0.on > (w0.on + w1.on) / 4 && w1.on > (w0.on + w1.on) / 4,
+	tap(w0.on > (w0.on + w1.on) / 10 && w1.on > (w0.on + w1.on) / 10,
 	    "interleave: a thread on node 0 has %ld pages on node 0 and %ld on node 1", w0.on, w1.on);
 	return failures != 0;
 }
