@@ -8,7 +8,8 @@
 #     completes, the fallback is counted and reported once;
 #   - with the pool empty and THP in madvise mode the heap is AnonHugePages;
 #   - HAKMEM_HUGEPAGES=off and =hugetlb on an empty pool behave;
-#   - fork from a hugetlb heap (pool with spare pages) works.
+#   - fork from a hugetlb heap (pool with spare pages) works;
+#   - the API selftests pass on the hugetlb tier, also when the pool is dry.
 # The pool size is restored on exit, whatever happens (trap).
 #
 #   hugepages.sh LIBHAKMEM OBJTREE
@@ -31,7 +32,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 [ -x "$probe" ] || { echo "1..0 # hugeprobe not built ($probe)"; exit 1; }
-echo "1..16"
+echo "1..18"
 
 saved_pool=$(cat $pool)
 saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
@@ -131,4 +132,23 @@ if set_pool 64; then
 else
 	nok "could not reserve the hugetlb pool"; nok "could not reserve the hugetlb pool"
 fi
+# 7. Every API selftest on the hugetlb tier: with a pool large enough, and
+#    with one of 3 pages that runs dry (huge blocks then span tiers, and
+#    realloc moves them across).
+for pages in 256 3; do
+	if ! set_pool $pages; then
+		nok "could not reserve the hugetlb pool"
+		continue
+	fi
+	bad=""
+	for t in "$objtree"/tools/testing/selftests/api_*; do
+		[ -x "$t" ] || continue
+		out=$(LD_PRELOAD=$lib HAKMEM_HUGEPAGES=hugetlb timeout 180 "$t" 2>&1)
+		if [ $? -ne 0 ] || grep -q '^not ok' <<<"$out"; then
+			bad="$bad ${t##*/}"
+		fi
+	done
+	check "every API selftest passes on the hugetlb tier, pool of $pages pages${bad:+ (failed:$bad)}" \
+		[ -z "$bad" ]
+done
 exit $((failed > 0))
