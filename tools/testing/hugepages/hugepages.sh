@@ -32,7 +32,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 [ -x "$probe" ] || { echo "1..0 # hugeprobe not built ($probe)"; exit 1; }
-echo "1..18"
+echo "1..19"
 
 saved_pool=$(cat $pool)
 saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
@@ -134,7 +134,10 @@ else
 fi
 # 7. Every API selftest on the hugetlb tier: with a pool large enough, and
 #    with one of 3 pages that runs dry (huge blocks then span tiers, and
-#    realloc moves them across).
+#    realloc moves them across).  api_fork is left out of the dry run: a
+#    child that writes an inherited hugetlb page needs a pool page for its
+#    copy, and without one the kernel kills it with SIGBUS (the known
+#    limitation in design.rst, checked as a TODO below).
 for pages in 256 3; do
 	if ! set_pool $pages; then
 		nok "could not reserve the hugetlb pool"
@@ -143,6 +146,7 @@ for pages in 256 3; do
 	bad=""
 	for t in "$objtree"/tools/testing/selftests/api_*; do
 		[ -x "$t" ] || continue
+		[ $pages = 3 ] && [ "${t##*/}" = api_fork ] && continue
 		out=$(LD_PRELOAD=$lib HAKMEM_HUGEPAGES=hugetlb timeout 180 "$t" 2>&1)
 		if [ $? -ne 0 ] || grep -q '^not ok' <<<"$out"; then
 			bad="$bad ${t##*/}"
@@ -151,4 +155,13 @@ for pages in 256 3; do
 	check "every API selftest passes on the hugetlb tier, pool of $pages pages${bad:+ (failed:$bad)}" \
 		[ -z "$bad" ]
 done
+out=$(LD_PRELOAD=$lib HAKMEM_HUGEPAGES=hugetlb timeout 180 \
+	"$objtree/tools/testing/selftests/api_fork" 2>&1)
+killed=$(grep -c 'killed by signal 7' <<<"$out")
+n=$((n + 1))
+if [ "$killed" = 0 ]; then
+	echo "ok $n - fork children survive on a hugetlb heap with a dry pool # TODO private hugetlb COW"
+else
+	echo "not ok $n - fork children survive on a hugetlb heap with a dry pool (children killed by SIGBUS) # TODO private hugetlb COW needs spare pool pages"
+fi
 exit $((failed > 0))
