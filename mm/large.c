@@ -26,7 +26,7 @@
 
 static unsigned current_node(void)
 {
-	return hm_heap.cpu_node[pcpu_current_cpu()];
+	return pcpu_current_node();
 }
 
 static size_t pages_for(size_t n)
@@ -94,9 +94,27 @@ static uint32_t huge_entry(size_t pages)
 	return (uint32_t)(pages << CHUNK_KIND_BITS) | CHUNK_HUGE;
 }
 
-static int huge_tier(void)
+/*
+ * The tier to ask for when committing [a, a+len) of a huge object: the
+ * hugetlb pool only for whole aligned 2 MiB pages (objects of 2 MiB and
+ * more are committed in whole chunks when the heap uses the pool), else
+ * transparent hugepages if the heap uses them.
+ */
+static int huge_tier(uintptr_t a, size_t len)
 {
-	return hm_opt.thp ? HM_TIER_THP : HM_TIER_4K;
+	int t = hm_heap.tier;
+
+	if (t == HM_TIER_HUGETLB && ((a | len) & HM_SS_MASK))
+		t = os_caps.thp && hm_opt.hugepages != HM_HP_OFF ? HM_TIER_THP : HM_TIER_4K;
+	return t;
+}
+
+/* Pages to commit for a request of pages: whole chunks on the pool. */
+static size_t huge_commit_pages(size_t pages)
+{
+	if (hm_heap.tier == HM_TIER_HUGETLB && pages >= HM_SS_PAGES)
+		return ALIGN_UP(pages, (size_t)HM_SS_PAGES);
+	return pages;
 }
 
 void *huge_alloc(size_t n, size_t align, bool zero)
@@ -111,6 +129,7 @@ void *huge_alloc(size_t n, size_t align, bool zero)
 	(void)zero;			/* fresh mappings are zero */
 	if (pages > CHUNK_HUGE_MAX_PAGES || align > ((size_t)1 << hm_heap.region_shift))
 		return NULL;
+	pages = MIN(huge_commit_pages(pages), (size_t)CHUNK_HUGE_MAX_PAGES);
 	nch = chunks_for(pages);
 	hm_lock(&nd->lock);
 	idx = chunk_alloc(node, nch, align_chunks);
@@ -118,7 +137,8 @@ void *huge_alloc(size_t n, size_t align, bool zero)
 	if (idx < 0)
 		return NULL;
 	a = chunk_addr((uint32_t)idx);
-	if (heap_commit((void *)a, pages << HM_PAGE_SHIFT, huge_tier(), node) < 0) {
+	if (heap_commit((void *)a, pages << HM_PAGE_SHIFT,
+			huge_tier(a, pages << HM_PAGE_SHIFT), node) < 0) {
 		hm_lock(&nd->lock);
 		chunk_free((uint32_t)idx, nch);
 		hm_unlock(&nd->lock);
@@ -154,6 +174,7 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 	uint32_t idx = hm_chunk_index(a), old_nch = chunks_for(old_pages), nch;
 	unsigned node = hm_node_of(a);
 	struct hm_node *nd = &hm_heap.node[node];
+	bool tail_done = false;
 	long nidx;
 	int err;
 
@@ -192,7 +213,8 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 	hm_lock(&nd->lock);
 	if (nch == old_nch || chunk_claim(node, idx + old_nch, nch - old_nch)) {
 		hm_unlock(&nd->lock);
-		if (heap_commit((void *)(a + old_len), len - old_len, huge_tier(), node) >= 0) {
+		if (heap_commit((void *)(a + old_len), len - old_len,
+				huge_tier(a + old_len, len - old_len), node) >= 0) {
 			WRITE_ONCE(hm_heap.chunk[idx], huge_entry(pages));
 			gauge_add(&hm_gauge.huge_bytes, (int64_t)(len - old_len));
 			hm_stat_inc(ST_REALLOC_INPLACE);
@@ -209,7 +231,26 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 	hm_unlock(&nd->lock);
 	if (nidx < 0)
 		return NULL;
-	err = os_move(p, old_len, (void *)chunk_addr((uint32_t)nidx), len);
+	if (hm_heap.tier == HM_TIER_HUGETLB) {
+		/*
+		 * A hugetlb mapping cannot grow in mremap (its reservation
+		 * cannot be split): commit the new tail first, then move the
+		 * old pages in front of it.  A span made of several mappings
+		 * cannot be moved at all: then the caller copies.
+		 */
+		uintptr_t na = chunk_addr((uint32_t)nidx);
+
+		err = heap_commit((void *)(na + old_len), len - old_len,
+				  huge_tier(na + old_len, len - old_len), node);
+		if (err >= 0) {
+			tail_done = true;
+			err = os_move(p, old_len, (void *)na, old_len);
+			if (err && err != -EEXIST)
+				heap_decommit((void *)(na + old_len), len - old_len);
+		}
+	} else {
+		err = os_move(p, old_len, (void *)chunk_addr((uint32_t)nidx), len);
+	}
 	if (err && err != -EEXIST) {
 		hm_lock(&nd->lock);
 		chunk_free((uint32_t)nidx, nch);
@@ -225,7 +266,8 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 		chunk_free(idx, old_nch);
 	}
 	hm_unlock(&nd->lock);
-	gauge_add(&hm_gauge.committed, (int64_t)(len - old_len));
+	if (!tail_done)
+		gauge_add(&hm_gauge.committed, (int64_t)(len - old_len));
 	gauge_add(&hm_gauge.huge_bytes, (int64_t)(len - old_len));
 	hm_stat_inc(ST_REALLOC_MOVE);
 	return (void *)chunk_addr((uint32_t)nidx);

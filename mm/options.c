@@ -24,14 +24,19 @@ struct option_desc {
 static const char *const off_on[] = { "off", "on", NULL };
 static const char *const stats_words[] = { "off", "text", NULL };
 static const char *const percpu_words[] = { "off", "fallback", "rseq", "mmcid", "auto", NULL };
+/* Index = value: enum hm_hugepages and enum os_numa. */
+static const char *const hugepage_words[] = { "auto", "hugetlb", "thp", "off", NULL };
+static const char *const numa_words[] = { "local", "interleave", "off", NULL };
 
 static const struct option_desc options[] = {
 	{ "HAKMEM_STATS", &hm_opt.stats, 0, 0, 1, stats_words,
 	  "print a summary of the heap to stderr at exit (1 or text)" },
 	{ "HAKMEM_VERBOSE", &hm_opt.verbose, 0, 0, 2, NULL,
 	  "report start-up facts and the first fallback of each kind" },
-	{ "HAKMEM_THP", &hm_opt.thp, 1, 0, 1, off_on,
-	  "back superslabs with transparent hugepages (madvise)" },
+	{ "HAKMEM_HUGEPAGES", &hm_opt.hugepages, HM_HP_AUTO, 0, 3, hugepage_words,
+	  "page tier to try first: auto (hugetlb if a pool exists), hugetlb, thp, off" },
+	{ "HAKMEM_NUMA", &hm_opt.numa, OS_NUMA_LOCAL, 0, 2, numa_words,
+	  "superslab placement: local (node of the CPU), interleave, off (one heap)" },
 	{ "HAKMEM_REGION_GB", &hm_opt.region_gb, 4096, 1, 4096, NULL,
 	  "virtual address space reserved per NUMA node, in GiB" },
 	{ "HAKMEM_RESERVE_SS", &hm_opt.reserve_ss, 1, 0, 64, NULL,
@@ -83,13 +88,16 @@ static bool parse_value(const struct option_desc *o, const char *s, long *out)
 			}
 		}
 	}
-	if (!strcmp(s, "yes") || !strcmp(s, "true")) {
-		*out = 1;
-		return o->max >= 1;
-	}
-	if (!strcmp(s, "no") || !strcmp(s, "false")) {
-		*out = 0;
-		return o->min <= 0;
+	/* yes/no only where 1/0 mean on/off, not "hugetlb"/"auto". */
+	if (!o->words || o->words == off_on || o->words == stats_words) {
+		if (!strcmp(s, "yes") || !strcmp(s, "true")) {
+			*out = 1;
+			return o->max >= 1;
+		}
+		if (!strcmp(s, "no") || !strcmp(s, "false")) {
+			*out = 0;
+			return o->min <= 0;
+		}
 	}
 	for (; *s >= '0' && *s <= '9'; s++) {
 		digits = true;

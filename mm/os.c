@@ -5,7 +5,10 @@
  * Contract (include/hakmem/os.h): negative errno returns, errno of the
  * caller preserved, no allocation, no stdio.  Capabilities are discovered
  * once by os_probe() from /sys and /proc with open/read, because libc's
- * sysconf() and opendir() may allocate.
+ * sysconf() and opendir() may allocate, and so do libnuma's topology calls
+ * and libhugetlbfs' pool helpers (gethugepagesizes, get_huge_pages): the
+ * allocator reads the same sysfs files they read and makes the mbind and
+ * MAP_HUGETLB calls itself.  The tests use both libraries to check it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/futex.h>
+#include <linux/mempolicy.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -26,6 +30,9 @@
 #ifndef PR_SET_VMA
 #define PR_SET_VMA		0x53564d41
 #define PR_SET_VMA_ANON_NAME	0
+#endif
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT		26
 #endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
@@ -77,9 +84,120 @@ static unsigned parse_list(const char *s, void (*fn)(unsigned, void *), void *ar
 	return top;
 }
 
+#define NO_NODE		0xffff
+
 static void set_cpu_node(unsigned cpu, void *arg)
 {
 	os_caps.cpu_node[cpu] = (unsigned short)(uintptr_t)arg;
+}
+
+static void set_node_mem(unsigned node, void *arg)
+{
+	(void)arg;
+	if (node < HM_MAX_NODES)
+		os_caps.node_mem |= 1ULL << node;
+}
+
+static unsigned long read_ulong(const char *path)
+{
+	char buf[32];
+	unsigned long v = 0;
+
+	if (os_read_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	for (const char *s = buf; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (unsigned long)(*s - '0');
+	return v;
+}
+
+static int path_exists(const char *path)
+{
+	int saved = errno, r = access(path, F_OK) == 0;
+
+	errno = saved;
+	return r;
+}
+
+/*
+ * The node with memory nearest to node (by the SLIT distances in sysfs),
+ * itself when it has memory.  A memoryless node's CPUs allocate there.
+ */
+static unsigned nearest_mem_node(unsigned node)
+{
+	char path[64], buf[1024];
+	const char *s = buf;
+	unsigned best = 0, best_d = ~0u;
+
+	if (os_caps.node_mem & (1ULL << node))
+		return node;
+	for (unsigned n = 0; n < os_caps.nr_nodes; n++)
+		if (os_caps.node_mem & (1ULL << n)) {
+			best = n;	/* the lowest node with memory, if no distances */
+			break;
+		}
+	hm_snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/distance", node);
+	if (os_read_file(path, buf, sizeof(buf)) <= 0)
+		return best;
+	for (unsigned n = 0; *s && n < os_caps.nr_nodes; n++) {
+		unsigned d = 0;
+
+		while (*s == ' ')
+			s++;
+		while (*s >= '0' && *s <= '9')
+			d = d * 10 + (unsigned)(*s++ - '0');
+		if ((os_caps.node_mem & (1ULL << n)) && d < best_d) {
+			best = n;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/*
+ * Topology from sysfs, as libnuma itself reads it, but with open/read
+ * only: libnuma's calls allocate, and this runs inside malloc's start-up.
+ * A node's cpulist holds its online CPUs only, so an offline CPU is found
+ * through its cpuN/nodeM link, and a CPU with no node at all gets the
+ * first node with memory: every possible CPU has an entry.
+ */
+static void probe_topology(void)
+{
+	char buf[4096], path[96];
+	unsigned n;
+
+	n = 0;
+	if (os_read_file("/sys/devices/system/node/possible", buf, sizeof(buf)) > 0)
+		n = parse_list(buf, NULL, NULL);
+	os_caps.nr_nodes = n ? MIN(n, HM_MAX_NODES) : 1;
+
+	os_caps.node_mem = 0;
+	if (os_read_file("/sys/devices/system/node/has_memory", buf, sizeof(buf)) > 0)
+		parse_list(buf, set_node_mem, NULL);
+	if (os_caps.nr_nodes < 64)
+		os_caps.node_mem &= (1ULL << os_caps.nr_nodes) - 1;
+	if (!os_caps.node_mem)
+		os_caps.node_mem = 1;	/* no NUMA in sysfs: one node, node 0 */
+
+	for (unsigned c = 0; c < HM_MAX_CPUS; c++)
+		os_caps.cpu_node[c] = NO_NODE;
+	for (unsigned node = 0; node < os_caps.nr_nodes; node++) {
+		hm_snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/cpulist", node);
+		if (os_read_file(path, buf, sizeof(buf)) > 0)
+			parse_list(buf, set_cpu_node, (void *)(uintptr_t)node);
+		os_caps.node_home[node] = (unsigned short)nearest_mem_node(node);
+	}
+	for (unsigned c = 0; c < os_caps.nr_cpus; c++) {
+		unsigned raw = os_caps.cpu_node[c];
+
+		for (unsigned node = 0; raw == NO_NODE && node < os_caps.nr_nodes; node++) {
+			hm_snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/node%u", c, node);
+			if (path_exists(path))
+				raw = node;
+		}
+		if (raw == NO_NODE || raw >= os_caps.nr_nodes)
+			raw = 0;
+		os_caps.cpu_node[c] = os_caps.node_home[raw];
+	}
 }
 
 void os_probe(void)
@@ -95,24 +213,20 @@ void os_probe(void)
 		n = c > 0 ? (unsigned)c : 1;
 	}
 	os_caps.nr_cpus = MIN(n, HM_MAX_CPUS);
-
-	n = 0;
-	if (os_read_file("/sys/devices/system/node/possible", buf, sizeof(buf)) > 0)
-		n = parse_list(buf, NULL, NULL);
-	os_caps.nr_nodes = n ? MIN(n, HM_MAX_NODES) : 1;
-
-	for (unsigned node = 0; node < os_caps.nr_nodes; node++) {
-		char path[64];
-
-		hm_snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/cpulist", node);
-		if (os_read_file(path, buf, sizeof(buf)) > 0)
-			parse_list(buf, set_cpu_node, (void *)(uintptr_t)node);
-	}
+	probe_topology();
 
 	os_caps.thp = 0;
 	if (os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) > 0)
 		os_caps.thp = !strstr(buf, "[never]");
 	os_caps.vma_names = 1;		/* until the kernel says otherwise */
+	os_caps.mbind = 1;		/* likewise */
+	/*
+	 * The 2 MiB hugetlb pool, from sysfs rather than libhugetlbfs:
+	 * gethugepagesizes() and its pool helpers allocate.
+	 */
+	os_caps.hugetlb_pages =
+		read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages") +
+		read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages");
 
 	/*
 	 * glibc's rseq registration: __rseq_size is 0 when it registered
@@ -169,6 +283,12 @@ int os_reserve(size_t len, size_t align, void **out)
 	return 0;
 }
 
+/*
+ * Name a committed range by tier and node for /proc/PID/smaps.  Only
+ * anonymous memory can carry a name: hugetlb mappings are files of the
+ * kernel's internal hugetlbfs mount and show as /anon_hugepage instead.
+ * EINVAL means the kernel has no CONFIG_ANON_VMA_NAME: stop trying.
+ */
 static void name_range(void *addr, size_t len, int tier, unsigned node)
 {
 	static const char *const tier_name[HM_NR_TIERS] = {
@@ -176,29 +296,86 @@ static void name_range(void *addr, size_t len, int tier, unsigned node)
 	};
 	char name[48];
 
-	if (!READ_ONCE(os_caps.vma_names))
+	if (!READ_ONCE(os_caps.vma_names) || tier == HM_TIER_HUGETLB)
 		return;
 	hm_snprintf(name, sizeof(name), "hakmem-%s-n%u", tier_name[tier], node);
 	hm_stat_inc(ST_SYS_OTHER);
 	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, len,
-		  (unsigned long)name) != 0)
+		  (unsigned long)name) != 0 && errno == EINVAL)
 		WRITE_ONCE(os_caps.vma_names, 0);
+}
+
+int os_numa_mode = OS_NUMA_LOCAL;
+
+/*
+ * Set the NUMA policy of a fresh mapping before its first touch.
+ * LOCAL is MPOL_PREFERRED, not MPOL_BIND: the pages come from the node
+ * while it has memory, and from another node (not the OOM killer) when it
+ * runs out; for hugetlb pages, whose reservation is not per node, BIND
+ * could even turn a reserved page into SIGBUS.  A raw system call: libnuma's
+ * wrappers are not needed for one call, and its library state allocates.
+ */
+static void numa_place(void *addr, size_t len, unsigned node)
+{
+	unsigned long mask;
+	int mode;
+
+	if (os_numa_mode == OS_NUMA_OFF || !READ_ONCE(os_caps.mbind))
+		return;
+	if (os_numa_mode == OS_NUMA_INTERLEAVE) {
+		mode = MPOL_INTERLEAVE;
+		mask = (unsigned long)os_caps.node_mem;
+		if (!(mask & (mask - 1)))
+			return;		/* one node with memory: nothing to spread */
+	} else {
+		if (node >= 64 || !(os_caps.node_mem & (1ULL << node)))
+			return;
+		if (os_caps.node_mem == (1ULL << node))
+			return;		/* the only node: no call needed */
+		mode = MPOL_PREFERRED;
+		mask = 1UL << node;
+	}
+	hm_stat_inc(ST_SYS_MBIND);
+	/* maxnode counts one bit past the mask, as the kernel expects. */
+	if (syscall(SYS_mbind, addr, len, mode, &mask, 65UL, 0UL) != 0 &&
+	    (errno == ENOSYS || errno == EPERM))
+		WRITE_ONCE(os_caps.mbind, 0);
+}
+
+static void *map_fixed(void *addr, size_t len, int extra)
+{
+	return mmap(addr, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | extra, -1, 0);
 }
 
 int os_commit(void *addr, size_t len, int tier, unsigned node)
 {
 	int saved = errno, got = HM_TIER_4K, err;
-	void *m;
+	void *m = MAP_FAILED;
 
-	m = mmap(addr, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	hm_stat_inc(ST_SYS_MMAP);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		errno = saved;
-		return err;
+	if (tier == HM_TIER_HUGETLB && !((uintptr_t)addr & HM_SS_MASK) && !(len & HM_SS_MASK)) {
+		/*
+		 * Over the PROT_NONE reservation, without MAP_NORESERVE: the
+		 * pool pages are reserved now or the call fails with ENOMEM,
+		 * leaving the reservation in place (the hugetlb file is set up
+		 * and charged before the old mapping is touched).
+		 */
+		m = map_fixed(addr, len, MAP_HUGETLB | (21 << MAP_HUGE_SHIFT));
+		hm_stat_inc(ST_SYS_MMAP);
+		if (m != MAP_FAILED)
+			got = HM_TIER_HUGETLB;
 	}
-	if (tier <= HM_TIER_THP && os_caps.thp) {
+	if (m == MAP_FAILED) {
+		m = map_fixed(addr, len, 0);
+		hm_stat_inc(ST_SYS_MMAP);
+		if (m == MAP_FAILED) {
+			err = -errno;
+			errno = saved;
+			return err;
+		}
+	}
+	numa_place(addr, len, node);
+	if (got != HM_TIER_HUGETLB && tier <= HM_TIER_THP && os_caps.thp) {
 		hm_stat_inc(ST_SYS_MADVISE);
 		if (madvise(addr, len, MADV_HUGEPAGE) == 0)
 			got = HM_TIER_THP;
@@ -223,7 +400,7 @@ int os_map_meta(size_t len, void **out)
 	if (READ_ONCE(os_caps.vma_names)) {
 		hm_stat_inc(ST_SYS_OTHER);
 		if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)m, len,
-			  (unsigned long)"hakmem-meta") != 0)
+			  (unsigned long)"hakmem-meta") != 0 && errno == EINVAL)
 			WRITE_ONCE(os_caps.vma_names, 0);	/* no CONFIG_ANON_VMA_NAME */
 	}
 	*out = m;
@@ -244,6 +421,7 @@ int os_decommit(void *addr, size_t len)
 	return err;
 }
 
+/* On hugetlb memory only whole 2 MiB pages can be dropped (else EINVAL). */
 int os_purge(void *addr, size_t len)
 {
 	int saved = errno, err = 0;
@@ -321,6 +499,17 @@ int os_getcpu(void)
 
 	errno = saved;
 	return cpu < 0 ? 0 : cpu;
+}
+
+int os_getnode(void)
+{
+	int saved = errno;
+	unsigned cpu = 0, node = 0;
+
+	if (syscall(SYS_getcpu, &cpu, &node, NULL) != 0)
+		node = 0;
+	errno = saved;
+	return (int)node;
 }
 
 long os_write(int fd, const void *buf, size_t len)

@@ -146,11 +146,17 @@ unsigned pcpu_current_cpu(void)
 
 unsigned pcpu_current_node(void)
 {
+	if (hm_heap.nr_nodes == 1)
+		return 0;
 	if (pc.area != AREA_NONE && pc.node_id) {
+		/* rseq's node_id is the raw node: map it like cpu_node[]. */
 		unsigned node = (unsigned)pcpu_tp_read_int(pc.area_off + 20);
 
-		if (node < hm_heap.nr_nodes)
-			return node;
+		if (node < os_caps.nr_nodes) {
+			node = os_caps.node_home[node];
+			if (node < hm_heap.nr_nodes)
+				return node;
+		}
 	}
 	return hm_heap.cpu_node[pcpu_current_cpu()];
 }

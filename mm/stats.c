@@ -28,6 +28,18 @@ static uint64_t stat_get(enum hm_stat_item i)
 }
 
 
+static const char *tier_name(int tier)
+{
+	return tier == HM_TIER_HUGETLB ? "hugetlb" : tier == HM_TIER_THP ? "thp" : "4k";
+}
+
+static const char *numa_name(void)
+{
+	if (hm_heap.nr_nodes == 1)
+		return os_caps.nr_nodes > 1 ? "off (one heap)" : "none (one node)";
+	return os_numa_mode == OS_NUMA_INTERLEAVE ? "interleave" : "local";
+}
+
 struct sink {
 	int	fd;
 	char	buf[2048];
@@ -76,9 +88,18 @@ void stats_print(int fd)
 	emit(&s, "hakmem: front-end: %s; %u possible CPUs, %u node(s)\n",
 	     pcpu_mode_name(), hm_heap.nr_cpus, hm_heap.nr_nodes);
 	emit(&s, "hakmem: superslabs by page tier: hugetlb %lu, thp %lu, 4k %lu; "
-	     "live %u, released %lu, tier fallbacks %lu\n",
+	     "live %u, released %lu, tier fallbacks %lu (hugetlb pool dry %lu)\n",
 	     stat_get(ST_SS_HUGETLB), stat_get(ST_SS_THP), stat_get(ST_SS_4K), nr_ss,
-	     stat_get(ST_SS_RELEASED), stat_get(ST_TIER_FALLBACK));
+	     stat_get(ST_SS_RELEASED), stat_get(ST_TIER_FALLBACK), stat_get(ST_HUGETLB_DRY));
+	emit(&s, "hakmem: page tiers: first tried %s; NUMA placement %s, mbind calls %lu\n",
+	     tier_name(hm_heap.tier), numa_name(), stat_get(ST_SYS_MBIND));
+	for (unsigned n = 0; n < hm_heap.nr_nodes; n++) {
+		const struct hm_node *nd = &hm_heap.node[n];
+
+		emit(&s, "hakmem:   node %u: %u superslabs live (hugetlb %u, thp %u, 4k %u)\n",
+		     n, READ_ONCE(nd->nr_ss), READ_ONCE(nd->nr_ss_tier[HM_TIER_HUGETLB]),
+		     READ_ONCE(nd->nr_ss_tier[HM_TIER_THP]), READ_ONCE(nd->nr_ss_tier[HM_TIER_4K]));
+	}
 	emit(&s, "hakmem: slabs: %lu made, %lu given back; refills %lu, drains %lu, "
 	     "remote frees %lu, cacheless calls %lu, fast-path retries %lu\n",
 	     stat_get(ST_SLAB_NEW), stat_get(ST_SLAB_RELEASE), stat_get(ST_REFILL),

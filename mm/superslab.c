@@ -22,6 +22,13 @@
  *                            HAKMEM_RESERVE_SS are kept, else released:
  *                            decommitted and its chunk freed)
  *
+ * Page tiers and placement: a superslab is committed on hm_heap.tier
+ * (hugetlb, thp or 4k, from HAKMEM_HUGEPAGES) and placed on its node by
+ * os_commit() before anything touches it; a commit that gets a lower tier
+ * (the hugetlb pool ran dry) is counted and the superslab simply lives on
+ * that tier.  Superslabs are given back whole, so hugetlb pages are never
+ * split.  node->nr_ss_tier[] counts the live ones per tier.
+ *
  * Locking: node->lock guards the node's superslab list, the page maps of
  * its superslabs and its part of the chunk table.  It nests inside the
  * central locks (mm/slab.c) and never the other way round.  Chunk entries
@@ -48,9 +55,32 @@ static struct hm_node *node_of_ss(const struct superslab *ss)
 	return &hm_heap.node[ss->node];
 }
 
+/* The first tier to ask for, from HAKMEM_HUGEPAGES and what the OS has. */
+static int first_tier(void)
+{
+	switch (hm_opt.hugepages) {
+	case HM_HP_HUGETLB:
+		return HM_TIER_HUGETLB;
+	case HM_HP_AUTO:
+		if (os_caps.hugetlb_pages)
+			return HM_TIER_HUGETLB;
+		/* fall through */
+	case HM_HP_THP:
+		return os_caps.thp ? HM_TIER_THP : HM_TIER_4K;
+	default:
+		return HM_TIER_4K;
+	}
+}
+
+/*
+ * HAKMEM_NUMA=off makes one heap of the whole machine (one region, every
+ * CPU on "node" 0, no mbind); otherwise there is a region per possible
+ * node, memoryless nodes included (their CPUs use the nearest node with
+ * memory, so those regions stay untouched).
+ */
 int heap_setup(void)
 {
-	unsigned nodes = os_caps.nr_nodes ? os_caps.nr_nodes : 1;
+	unsigned nodes = os_caps.nr_nodes && hm_opt.numa != OS_NUMA_OFF ? os_caps.nr_nodes : 1;
 	unsigned shift = HM_REGION_SHIFT_MAX;
 	size_t want = (size_t)hm_opt.region_gb << 30;
 	void *base = NULL, *meta;
@@ -88,7 +118,25 @@ int heap_setup(void)
 		hm_heap.node[n].base = hm_heap.base + ((uintptr_t)n << shift);
 	for (unsigned c = 0; c < os_caps.nr_cpus; c++)
 		hm_heap.cpu_node[c] = os_caps.cpu_node[c] < nodes ? os_caps.cpu_node[c] : 0;
+	hm_heap.tier = first_tier();
+	os_numa_mode = nodes > 1 ? (int)hm_opt.numa : OS_NUMA_OFF;
 	return 0;
+}
+
+/*
+ * For slow paths that do not go through a per-CPU cache: the node of the
+ * CPU this thread runs on now (getcpu), mapped like cpu_node[] (a CPU of
+ * a memoryless node counts as the nearest node with memory).
+ */
+unsigned heap_current_node(void)
+{
+	unsigned n;
+
+	if (hm_heap.nr_nodes == 1)
+		return 0;
+	n = (unsigned)os_getnode();
+	n = n < os_caps.nr_nodes ? os_caps.node_home[n] : 0;
+	return n < hm_heap.nr_nodes ? n : 0;
 }
 
 /* ---- commit accounting ---- */
@@ -107,10 +155,14 @@ int heap_commit(void *addr, size_t len, int tier, unsigned node)
 		WRITE_ONCE(hm_gauge.committed_peak, now);	/* racy max is fine */
 	if (got > tier) {
 		hm_stat_inc(ST_TIER_FALLBACK);
+		if (tier == HM_TIER_HUGETLB)
+			hm_stat_inc(ST_HUGETLB_DRY);
 		if (hm_opt.verbose && !__atomic_exchange_n(&fallback_reported, 1, __ATOMIC_RELAXED))
-			hm_warn(got == HM_TIER_4K ?
-				"transparent hugepages unavailable: falling back to 4 KiB pages" :
-				"hugetlb pages unavailable: falling back to transparent hugepages");
+			hm_warn(tier == HM_TIER_HUGETLB ?
+				(got == HM_TIER_THP ?
+				 "hugetlb pool has no free page: falling back to transparent hugepages" :
+				 "hugetlb pool has no free page: falling back to 4 KiB pages") :
+				"transparent hugepages unavailable: falling back to 4 KiB pages");
 	}
 	return got;
 }
@@ -253,7 +305,7 @@ static struct superslab *ss_new(unsigned node)
 	if (idx < 0)
 		return NULL;
 	ss = (struct superslab *)chunk_addr((uint32_t)idx);
-	tier = heap_commit(ss, HM_SS_SIZE, hm_opt.thp ? HM_TIER_THP : HM_TIER_4K, node);
+	tier = heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
 	if (tier < 0) {
 		chunk_free((uint32_t)idx, 1);
 		return NULL;
@@ -274,6 +326,7 @@ static struct superslab *ss_new(unsigned node)
 	__atomic_store_n(&hm_heap.chunk[idx], CHUNK_SS, __ATOMIC_RELEASE);
 	ss_list_add(&nd->active, ss);
 	nd->nr_ss++;
+	nd->nr_ss_tier[tier]++;
 	return ss;
 }
 
@@ -284,6 +337,7 @@ static void ss_release(struct superslab *ss)
 
 	ss_list_del(&nd->active, ss);
 	nd->nr_ss--;
+	nd->nr_ss_tier[ss->tier]--;
 	heap_decommit(ss, HM_SS_SIZE);
 	chunk_free(idx, 1);
 	hm_stat_inc(ST_SS_RELEASED);
@@ -302,20 +356,41 @@ static unsigned next_used(const struct superslab *ss, unsigned from, unsigned to
 	return to;
 }
 
+/* First free page in [from, to), or to. */
+static unsigned next_free(const struct superslab *ss, unsigned from, unsigned to)
+{
+	while (from < to) {
+		uint64_t w = ~ss->page_map[from / 64] >> (from % 64);
+
+		if (w)
+			return MIN(to, from + (unsigned)__builtin_ctzl(w));
+		from = ALIGN_DOWN(from, 64) + 64;
+	}
+	return to;
+}
+
+/*
+ * First run of n free pages starting at a multiple of align.  Skips whole
+ * words of used pages at a time: a superslab filled with small slabs is
+ * crossed in a few word reads, not one step per used page.
+ */
 static int find_run(const struct superslab *ss, unsigned n, unsigned align)
 {
-	unsigned i = ALIGN_UP((unsigned)HM_SS_HDR_PAGES, align);
+	unsigned i = HM_SS_HDR_PAGES;
 
 	if (ss->nfree_pages < n)
 		return -1;
-	while (i + n <= HM_SS_PAGES) {
-		unsigned u = next_used(ss, i, i + n);
+	for (;;) {
+		unsigned u;
 
+		i = ALIGN_UP(next_free(ss, i, HM_SS_PAGES), align);
+		if (i + n > HM_SS_PAGES)
+			return -1;
+		u = next_used(ss, i, i + n);
 		if (u == i + n)
 			return (int)i;
-		i = ALIGN_UP(u + 1, align);
+		i = u + 1;
 	}
-	return -1;
 }
 
 static void mark_run(struct superslab *ss, unsigned first, unsigned n, unsigned cls)

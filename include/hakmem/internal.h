@@ -91,10 +91,19 @@ static __always_inline int hm_ensure_init(void)
 	return hm_init_slow();
 }
 
+/* HAKMEM_HUGEPAGES: the first page tier superslabs and huge objects try. */
+enum hm_hugepages {
+	HM_HP_AUTO,		/* hugetlb where a pool is configured, else THP */
+	HM_HP_HUGETLB,		/* always try the hugetlb pool first */
+	HM_HP_THP,		/* transparent hugepages, never the pool */
+	HM_HP_OFF,		/* plain 4 KiB pages */
+};
+
 struct hm_options {
 	long	stats;		/* HAKMEM_STATS: 0 off, 1 summary at exit */
 	long	verbose;	/* HAKMEM_VERBOSE */
-	long	thp;		/* HAKMEM_THP: use transparent hugepages */
+	long	hugepages;	/* HAKMEM_HUGEPAGES: enum hm_hugepages */
+	long	numa;		/* HAKMEM_NUMA: enum os_numa */
 	long	region_gb;	/* HAKMEM_REGION_GB: reservation per node */
 	long	reserve_ss;	/* HAKMEM_RESERVE_SS: empty superslabs kept per node */
 	long	percpu;		/* HAKMEM_PERCPU: enum hm_percpu_opt */
@@ -138,6 +147,8 @@ long chunk_alloc(unsigned node, uint32_t n, uint32_t align_chunks);
 void chunk_free(uint32_t idx, uint32_t n);
 /* Claim chunks [idx, idx+n) if all free (in-place growth of a huge object). */
 bool chunk_claim(unsigned node, uint32_t idx, uint32_t n);
+/* The NUMA node of the calling thread's CPU, as the heap numbers nodes. */
+unsigned heap_current_node(void);
 /* Commit memory and count it against the tier; returns tier or -errno. */
 int heap_commit(void *addr, size_t len, int tier, unsigned node);
 void heap_decommit(void *addr, size_t len);

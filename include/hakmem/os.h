@@ -20,16 +20,26 @@
 #include <stdint.h>
 #include "hakmem/config.h"
 
+/*
+ * What os_probe() found.  Every possible CPU has a node in cpu_node, also
+ * CPUs that are offline or outside the affinity mask at start-up, and the
+ * node is always one with memory: a CPU of a memoryless node (or of no
+ * known node) is given the nearest node that has memory (node_home).
+ */
 struct os_caps {
 	unsigned	nr_cpus;		/* possible CPUs */
 	unsigned	nr_nodes;		/* possible NUMA nodes */
 	int		thp;			/* THP usable with madvise */
 	int		vma_names;		/* PR_SET_VMA_ANON_NAME works */
+	int		mbind;			/* mbind() works (set_mempolicy family) */
 	size_t		as_limit;		/* RLIMIT_AS, 0 when unlimited */
 	int		rseq_glibc;		/* glibc registered this thread's rseq area */
 	long		rseq_glibc_off;		/* ... at this offset from the thread pointer */
 	unsigned	rseq_feature_size;	/* AT_RSEQ_FEATURE_SIZE (0: unknown) */
-	unsigned short	cpu_node[HM_MAX_CPUS];	/* node of each possible CPU */
+	unsigned long	hugetlb_pages;		/* 2 MiB pool: nr_hugepages + overcommit */
+	uint64_t	node_mem;		/* bit n: node n has memory */
+	unsigned short	node_home[HM_MAX_NODES];	/* nearest node with memory */
+	unsigned short	cpu_node[HM_MAX_CPUS];	/* node (with memory) of each CPU */
 };
 
 extern struct os_caps os_caps;
@@ -41,9 +51,23 @@ void os_probe(void);
 int os_reserve(size_t len, size_t align, void **out);
 
 /*
+ * NUMA placement of committed memory (os_commit), set once at start-up:
+ * OS_NUMA_LOCAL prefers the node passed to os_commit, OS_NUMA_INTERLEAVE
+ * spreads pages over every node with memory, OS_NUMA_OFF leaves the
+ * kernel's default policy.
+ */
+enum os_numa { OS_NUMA_LOCAL, OS_NUMA_INTERLEAVE, OS_NUMA_OFF };
+extern int os_numa_mode;
+
+/*
  * Commit [addr, addr+len) inside a reservation: fresh zeroed read-write
- * memory.  tier selects how (HM_TIER_THP asks for transparent hugepages).
- * Returns the tier actually obtained, or a negative errno.
+ * memory, placed on node (see os_numa_mode) before it is first touched.
+ * tier is the best tier to try: HM_TIER_HUGETLB maps 2 MiB pages of the
+ * reserved pool *with* their reservation (addr and len must be 2 MiB
+ * aligned, else the THP tier is tried), so an empty pool fails here, not
+ * with SIGBUS later; HM_TIER_THP asks for transparent hugepages.  Each
+ * tier that fails falls to the next.  Returns the tier obtained, or a
+ * negative errno.
  */
 int os_commit(void *addr, size_t len, int tier, unsigned node);
 
@@ -83,6 +107,8 @@ int os_futex_wait(int *addr, int val);
 int os_futex_wake(int *addr, int nr);
 int os_gettid(void);
 int os_getcpu(void);
+/* The raw NUMA node of the CPU the caller runs on (getcpu), 0 if unknown. */
+int os_getnode(void);
 void os_yield(void);
 long os_write(int fd, const void *buf, size_t len);
 /* The write(2) loop behind os_write (EINTR retried); bytes written. */

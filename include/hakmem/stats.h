@@ -16,6 +16,7 @@ enum hm_stat_item {
 	ST_SS_4K,		/* ... on plain pages */
 	ST_SS_RELEASED,		/* superslabs given back to the OS */
 	ST_TIER_FALLBACK,	/* commits that got a lower tier than asked */
+	ST_HUGETLB_DRY,		/* ... of them: hugetlb asked, pool had no page */
 	ST_SLAB_NEW,		/* slabs cut from a superslab */
 	ST_SLAB_RELEASE,	/* empty slabs given back to their superslab */
 	ST_REFILL,		/* pcpu cache refills from a central list */
@@ -34,6 +35,7 @@ enum hm_stat_item {
 	ST_SYS_MADVISE,
 	ST_SYS_MREMAP,
 	ST_SYS_MPROTECT,
+	ST_SYS_MBIND,
 	ST_SYS_OTHER,
 	NR_HM_STATS
 };

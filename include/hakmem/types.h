@@ -44,7 +44,7 @@ enum chunk_kind {
 
 /* Page tiers, in the order they are tried. */
 enum hm_tier {
-	HM_TIER_HUGETLB = 0,	/* reserved 2 MiB pool pages (later issue) */
+	HM_TIER_HUGETLB = 0,	/* 2 MiB pages of the reserved hugetlb pool */
 	HM_TIER_THP	= 1,	/* madvise(MADV_HUGEPAGE) */
 	HM_TIER_4K	= 2,	/* plain pages */
 	HM_NR_TIERS
@@ -171,6 +171,7 @@ struct hm_node {
 	uint32_t	next_chunk;	/* chunks [0, next_chunk) were ever used */
 	uint32_t	lowest_free;	/* no free chunk below this one */
 	uint32_t	nr_ss;		/* committed superslabs */
+	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* ... by page tier */
 	struct central	central[HM_NCLASS];
 } __cacheline_aligned;
 
@@ -187,6 +188,7 @@ struct hm_heap {
 	uint32_t	*chunk;		/* chunk table, all nodes back to back */
 	struct hm_node	*node;		/* nr_nodes entries */
 	uint16_t	*cpu_node;	/* nr_cpus entries */
+	int		tier;		/* enum hm_tier superslabs try first */
 };
 
 #endif /* _HAKMEM_TYPES_H */

@@ -43,11 +43,16 @@ LIBDIR=/usr/lib/x86_64-linux-gnu
 PEER_PATHS="mimalloc=$LIBDIR/libmimalloc.so.2 jemalloc=$LIBDIR/libjemalloc.so.2 tcmalloc=$LIBDIR/libtcmalloc_minimal.so.4"
 PACKAGES="libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 time strace gnuplot-nox
 	redis-server redis-tools sqlite3 python3 gcc libc6-dev"
-# Workloads that also run under mimalloc with large OS pages.
+# Workloads that also run under mimalloc with large OS pages and under
+# hakmem on the hugetlb tier; for those two a hugetlb pool of
+# BENCH_HUGETLB_PAGES 2 MiB pages is reserved around each run (root only),
+# and the pool size of the machine is restored afterwards.
 LP_WORKLOADS="ptrchase"
 # Workloads that also run hakmem's other per-CPU front ends.
 FE_WORKLOADS="seed manythreads manythreads-2"
 FE_LABELS="hakmem-mmcid hakmem-fallback"
+LP_LABELS="mimalloc-lp hakmem-hugetlb"
+BENCH_HUGETLB_PAGES=${BENCH_HUGETLB_PAGES:-256}
 
 lib=""
 bindir=""
@@ -158,6 +163,23 @@ labels="$labels hakmem"
 LIB[hakmem]=$lib
 [ -n "${LIB[mimalloc]:-}" ] && LIB[mimalloc-lp]=${LIB[mimalloc]}
 for l in $FE_LABELS; do LIB[$l]=$lib; done
+LIB[hakmem-hugetlb]=$lib
+lp_labels=""
+for a in $LP_LABELS; do
+	[ -n "${LIB[$a]:-}" ] && lp_labels="$lp_labels $a"
+done
+
+# The hugetlb pool: only the large-page columns get one, only while they run.
+pool_file=/proc/sys/vm/nr_hugepages
+pool_saved=$(cat $pool_file 2>/dev/null || echo 0)
+pool_set() {	# pool_set LABEL
+	[ "$(id -u)" = 0 ] || return 0
+	case " $LP_LABELS " in
+	*" $1 "*) echo "$BENCH_HUGETLB_PAGES" >$pool_file ;;
+	*) echo "$pool_saved" >$pool_file ;;
+	esac 2>/dev/null
+}
+trap 'echo "$pool_saved" >$pool_file 2>/dev/null' EXIT
 
 # Workloads.
 workloads=""
@@ -186,16 +208,14 @@ done
 workloads=$runnable
 [ -n "$workloads" ] || die "nothing to run"
 
-# The mimalloc-lp and hakmem front-end columns appear when one of their
+# The large-page and hakmem front-end columns appear when one of their
 # workloads runs.
 columns="$labels"
-if [ -n "${LIB[mimalloc-lp]:-}" ]; then
-	for id in $workloads; do
-		case " $LP_WORKLOADS " in
-		*" $id "*) columns="$columns mimalloc-lp"; break ;;
-		esac
-	done
-fi
+for id in $workloads; do
+	case " $LP_WORKLOADS " in
+	*" $id "*) columns="$columns$lp_labels"; break ;;
+	esac
+done
 for id in $workloads; do
 	case " $FE_WORKLOADS " in
 	*" $id "*) columns="$columns $FE_LABELS"; break ;;
@@ -241,7 +261,7 @@ done
 allocs_for() { # ID: allocator labels that run workload ID
 	local a=$labels
 	case " $LP_WORKLOADS " in
-	*" $1 "*) [ -n "${LIB[mimalloc-lp]:-}" ] && a="$a mimalloc-lp" ;;
+	*" $1 "*) a="$a$lp_labels" ;;
 	esac
 	case " $FE_WORKLOADS " in
 	*" $1 "*) a="$a $FE_LABELS" ;;
@@ -262,10 +282,11 @@ for id in $workloads; do
 			{
 				echo "=== $id $a rep $rep"
 			} >>"$logf"
+			pool_set "$a"
 			if line=$(wl_run "$id" "$mode" "$a" "${LIB[$a]}" "$bindir" "$work/run" 2>>"$logf"); then
 				printf '%s\t%s\t%s\tok\t%s\n' "$id" "$a" "$rep" "$line" >>"$raw"
 				log "[$count/$total] $id $a #$rep: $(echo "$line" | cut -d' ' -f2- | tr ' ' '\n' |
-					grep -E '^(ops_per_sec|walk_ns_per_node|alloc_ns_per_node|secs|rps|threads_per_sec|maxrss_kb)=' | tr '\n' ' ')"
+					grep -E '^(ops_per_sec|walk_ns_per_node|alloc_ns_per_node|faults_per_mib|secs|rps|threads_per_sec|maxrss_kb)=' | tr '\n' ' ')"
 			else
 				printf '%s\t%s\t%s\tFAIL\t\n' "$id" "$a" "$rep" >>"$raw"
 				log "[$count/$total] $id $a #$rep: FAILED (see $logf)"
@@ -275,6 +296,7 @@ for id in $workloads; do
 	done
 done
 t_end=$(date +%s)
+pool_set none
 
 # ----------------------------------------------- hakmem's system calls
 
@@ -405,7 +427,10 @@ Each cell is the median over $reps run(s); in brackets, that median divided
 by hakmem's (so above 1 means more throughput for ↑ figures, more time for
 ↓ ones).  The allocators run interleaved: for each workload and repetition,
 one run of each in turn.  \`mimalloc-lp\` is mimalloc with
-\`MIMALLOC_LARGE_OS_PAGES=1\`, run on the pointer-chasing walk only;
+\`MIMALLOC_LARGE_OS_PAGES=1\` and \`hakmem-hugetlb\` is hakmem with
+\`HAKMEM_HUGEPAGES=hugetlb\`, both run on the pointer-chasing walk only,
+with a pool of $BENCH_HUGETLB_PAGES hugetlb pages reserved around each of
+their runs (and no pool for the other columns);
 \`hakmem-mmcid\` and \`hakmem-fallback\` are hakmem with
 \`HAKMEM_PERCPU=mmcid\` (caches by rseq mm_cid) and \`=fallback\` (the
 locked front end), run on seed and the many-threads rows; the default
@@ -441,9 +466,9 @@ EOF
 | seed-32k | the same with sizes 16 bytes..32 KiB (5M operations) |
 | larson | server-style: 4 threads replace random blocks of 1000-block arrays (16..512 bytes) and hand the arrays to each other; 3 s |
 | prodcons | 2 producer threads allocate (16..512 bytes), 2 consumer threads verify and free; batches of 256 through a queue; 3M blocks |
-| manythreads | 64 threads on the machine's CPUs, 256-block working set each, 150000 operations each; every 16th block is freed by another thread (at most 32 blocks in flight per thread) |
+| manythreads | 64 threads on the machine's CPUs, 256-block working set each, 150000 operations each; every 16th block goes to a shared inbox that every thread empties, so another thread frees it |
 | manythreads-2 | the same total work (9.6M operations) and the same live heap (2 threads with 8192-block working sets) on 2 threads, to compare peak RSS at 2 and 64 threads |
-| ptrchase | 4M nodes of 32 bytes allocated one by one, linked in random order and walked once; allocation and walk timed apart (the walk is where 2 MiB pages show) |
+| ptrchase | 4M nodes of 64 bytes allocated one by one, linked in random order and walked once; allocation and walk timed apart (the walk is where 2 MiB pages show); page faults per MiB of nodes counted over the allocation (getrusage minflt) |
 | realloc_growth | 64 buffers grown by realloc in random steps (up to a quarter of their size) to 4 MiB, in random interleaving; 2 rounds |
 | churn | 2000 short-lived threads, 4 at a time, 1000 allocations each; 16 blocks of each freed by the main thread after it exits |
 | redis | Debian's redis-server, driven over 127.0.0.1 by redis-benchmark (-c 50 -P 16 -r 100000 -d 256; set, get, lpush, lpop, sadd, hset, mset; 50000 requests each); peak RSS is the server's |

@@ -65,9 +65,9 @@ wl_args() {
 	manythreads-2:full) echo "4800000 2 8192 16 512 16 1" ;;
 	manythreads-2:quick) echo "1600000 2 8192 16 512 16 1" ;;
 	manythreads-2:tiny) echo "32000 2 2048 16 512 16 1" ;;
-	ptrchase:full) echo "4000000 32 1 1" ;;
-	ptrchase:quick) echo "2000000 32 1 1" ;;
-	ptrchase:tiny) echo "20000 32 1 1" ;;
+	ptrchase:full) echo "4000000 64 1 1" ;;
+	ptrchase:quick) echo "2000000 64 1 1" ;;
+	ptrchase:tiny) echo "20000 64 1 1" ;;
 	realloc_growth:full) echo "64 4194304 2 1" ;;
 	realloc_growth:quick) echo "32 4194304 1 1" ;;
 	realloc_growth:tiny) echo "4 262144 1 1" ;;
@@ -102,7 +102,8 @@ wl_figures() {
 		echo "ops_per_sec|$1|ops/s|hi" ;;
 	ptrchase)
 		echo "alloc_ns_per_node|ptrchase alloc|ns/node|lo"
-		echo "walk_ns_per_node|ptrchase walk|ns/node|lo" ;;
+		echo "walk_ns_per_node|ptrchase walk|ns/node|lo"
+		echo "faults_per_mib|ptrchase page faults|per MiB|lo" ;;
 	realloc_growth) echo "secs|realloc_growth|s|lo" ;;
 	churn) echo "threads_per_sec|churn|threads/s|hi" ;;
 	redis) echo "rps|redis|requests/s|hi" ;;
@@ -152,6 +153,10 @@ alloc_env() {
 		A_PRELOAD=$2
 		A_EXPECT=$2
 		A_ENV="MIMALLOC_LARGE_OS_PAGES=1" ;;
+	hakmem-hugetlb)
+		A_PRELOAD=$2
+		A_EXPECT=$2
+		A_ENV="HAKMEM_HUGEPAGES=hugetlb" ;;
 	hakmem-*)
 		# hakmem with another per-CPU front end: hakmem-mmcid, hakmem-fallback
 		A_PRELOAD=$2

@@ -8,8 +8,10 @@
 # same selftests with the per-CPU caches off), selftests-norseq and
 # selftests-fallback (selftests, stress and real programs again, with
 # glibc's rseq registration off so hakmem registers its own, and with the
-# locked fallback forced), stress, percpu (every front-end configuration: modes,
-# race injection, the generic-only build, valgrind), preload (real
+# locked fallback forced), stress, percpu (every front-end configuration:
+# modes, race injection, the generic-only build, valgrind), hugepages (the
+# page tiers read back from smaps, with a hugetlb pool reserved and
+# restored), numa-vm (a two-node qemu guest), preload (real
 # programs), bench-smoke.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
@@ -68,6 +70,8 @@ GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(suite)
 HAKMEM_PERCPU=fallback part selftests-fallback $(suite)
 part stress $(list "$objtree/tools/testing/stress" '*')
 part percpu "$srctree/tools/testing/stress/percpu-modes.sh"
+part hugepages "$srctree/tools/testing/hugepages/hugepages.sh"
+part numa-vm "$srctree/tools/testing/numa-vm/numa-vm.sh"
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 if [ -x "$srctree/tools/bench/smoke.sh" ]; then
 	part bench-smoke "$srctree/tools/bench/smoke.sh"

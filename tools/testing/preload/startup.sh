@@ -43,14 +43,14 @@ out=$(LD_BIND_NOW=1 LD_PRELOAD=$lib /bin/ls -d / 2>&1)
 if [ "$out" = "/" ]; then ok "ls with LD_BIND_NOW"; else nok "ls with LD_BIND_NOW"; echo "# $out"; fi
 
 # A bad option value is reported, the default used, and the program runs.
-out=$(HAKMEM_THP=maybe HAKMEM_REGION_GB=-5 LD_PRELOAD=$lib /bin/ls -d / 2>&1)
-if grep -q '^hakmem: ignoring HAKMEM_THP=maybe' <<<"$out" &&
+out=$(HAKMEM_HUGEPAGES=maybe HAKMEM_REGION_GB=-5 LD_PRELOAD=$lib /bin/ls -d / 2>&1)
+if grep -q '^hakmem: ignoring HAKMEM_HUGEPAGES=maybe' <<<"$out" &&
    grep -q '^hakmem: ignoring HAKMEM_REGION_GB=-5' <<<"$out" && grep -qx / <<<"$out"; then
 	ok "invalid option values are reported and ignored"
 else
 	nok "invalid option values are reported and ignored"; sed 's/^/# /' <<<"$out"
 fi
-out=$(HAKMEM_PERCPU=off HAKMEM_THP=no HAKMEM_STATS=text LD_PRELOAD=$lib /bin/ls -d / 2>&1)
+out=$(HAKMEM_PERCPU=off HAKMEM_HUGEPAGES=off HAKMEM_VERBOSE=no HAKMEM_STATS=text LD_PRELOAD=$lib /bin/ls -d / 2>&1)
 if grep -q 'front-end: off' <<<"$out" && grep -q 'thp 0, 4k [1-9]' <<<"$out"; then
 	ok "symbolic option values (off, no, text) take effect"
 else

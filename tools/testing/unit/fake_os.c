@@ -24,6 +24,7 @@
 #endif
 
 struct os_caps os_caps;
+int os_numa_mode;
 
 struct fake_os fake_os = {
 	.tier = HM_TIER_THP,
@@ -74,6 +75,9 @@ void os_probe(void)
 	os_caps.nr_nodes = FAKE_NR_NODES;
 	os_caps.thp = 1;
 	os_caps.vma_names = 0;
+	os_caps.node_mem = (1ULL << FAKE_NR_NODES) - 1;
+	for (unsigned n = 0; n < FAKE_NR_NODES; n++)
+		os_caps.node_home[n] = (unsigned short)n;
 	for (unsigned c = 0; c < FAKE_NR_CPUS; c++)
 		os_caps.cpu_node[c] = node_of_cpu[c];
 }
@@ -232,6 +236,14 @@ int os_getcpu(void)
 {
 	fake_os.calls.getcpu++;
 	return (int)fake_os.cpu;
+}
+
+int os_getnode(void)
+{
+	static const unsigned short node_of_cpu[FAKE_NR_CPUS] = { 0, 0, 1, 1 };
+
+	fake_os.calls.getnode++;
+	return node_of_cpu[fake_os.cpu % FAKE_NR_CPUS];
 }
 
 long os_write(int fd, const void *buf, size_t len)

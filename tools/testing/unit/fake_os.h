@@ -37,7 +37,7 @@
 
 struct fake_os_calls {
 	unsigned long	probe, reserve, commit, map_meta, decommit, purge, move;
-	unsigned long	getcpu, write, abort;
+	unsigned long	getcpu, getnode, write, abort;
 };
 
 struct fake_os {

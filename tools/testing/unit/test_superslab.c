@@ -567,7 +567,7 @@ START_TEST(commit_tier_is_recorded)
 	ck_assert_uint_eq(unit_stat(ST_TIER_FALLBACK), HM_STATS_ENABLED);
 	ck_assert_uint_eq(unit_stat(ST_SS_4K), HM_STATS_ENABLED);
 
-	hm_opt.thp = 0;
+	hm_heap.tier = HM_TIER_4K;	/* HAKMEM_HUGEPAGES=off */
 	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));
 	ck_assert_uint_eq(fake_os.calls.commit, 1);
 	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));	/* does not fit: new */
@@ -677,6 +677,84 @@ START_TEST(setup_follows_the_address_space_limit)
 }
 END_TEST
 
+START_TEST(setup_picks_the_first_tier)
+{
+	static const struct { long opt; unsigned long pool; int thp, want; } cases[] = {
+		{ HM_HP_AUTO, 0, 1, HM_TIER_THP },	/* no pool: THP */
+		{ HM_HP_AUTO, 8, 1, HM_TIER_HUGETLB },	/* a pool: use it */
+		{ HM_HP_AUTO, 0, 0, HM_TIER_4K },	/* THP never: plain pages */
+		{ HM_HP_HUGETLB, 0, 1, HM_TIER_HUGETLB },	/* asked: try even so */
+		{ HM_HP_THP, 8, 1, HM_TIER_THP },	/* never the pool */
+		{ HM_HP_OFF, 8, 1, HM_TIER_4K },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+		hm_opt.hugepages = cases[i].opt;
+		os_caps.hugetlb_pages = cases[i].pool;
+		os_caps.thp = cases[i].thp;
+		ck_assert_int_eq(heap_setup(), 0);
+		ck_assert_int_eq(hm_heap.tier, cases[i].want);
+		ck_assert_ptr_nonnull(ss_alloc_pages(0, 1, 1, CLS_A));
+		ck_assert_int_eq(fake_os.last_commit_tier, cases[i].want);
+	}
+}
+END_TEST
+
+START_TEST(pool_dry_falls_back_and_counts)
+{
+	struct slab *s;
+
+	hm_heap.tier = HM_TIER_HUGETLB;
+	fake_os.tier = HM_TIER_THP;		/* the pool has no page */
+	s = ss_alloc_pages(0, 1, 1, CLS_A);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(slab_ss(s)->tier, HM_TIER_THP);
+	ck_assert_uint_eq(unit_stat(ST_TIER_FALLBACK), HM_STATS_ENABLED);
+	ck_assert_uint_eq(unit_stat(ST_HUGETLB_DRY), HM_STATS_ENABLED);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_THP], 1);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_HUGETLB], 0);
+	fake_os.tier = HM_TIER_HUGETLB;		/* pages back in the pool */
+	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));
+	ck_assert_ptr_nonnull(ss_alloc_pages(0, 256, 1, CLS_A));
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_HUGETLB], 1);
+	ck_assert_uint_eq(unit_stat(ST_HUGETLB_DRY), HM_STATS_ENABLED);
+}
+END_TEST
+
+START_TEST(numa_off_is_one_heap)
+{
+	hm_opt.numa = OS_NUMA_OFF;
+	ck_assert_int_eq(heap_setup(), 0);
+	ck_assert_uint_eq(hm_heap.nr_nodes, 1);
+	ck_assert_int_eq(os_numa_mode, OS_NUMA_OFF);
+	for (unsigned c = 0; c < FAKE_NR_CPUS; c++)
+		ck_assert_uint_eq(hm_heap.cpu_node[c], 0);
+	fake_os.cpu = 3;
+	ck_assert_uint_eq(heap_current_node(), 0);
+	hm_opt.numa = OS_NUMA_LOCAL;
+	ck_assert_int_eq(heap_setup(), 0);
+	ck_assert_uint_eq(hm_heap.nr_nodes, FAKE_NR_NODES);
+	ck_assert_int_eq(os_numa_mode, OS_NUMA_LOCAL);
+}
+END_TEST
+
+START_TEST(current_node_follows_the_cpu)
+{
+	for (unsigned c = 0; c < FAKE_NR_CPUS; c++) {
+		fake_os.cpu = c;
+		ck_assert_uint_eq(heap_current_node(), c < 2 ? 0 : 1);
+		ck_assert_uint_eq(hm_heap.cpu_node[c], c < 2 ? 0 : 1);
+	}
+	/* Node 1 without memory: its CPUs count as node 0, both ways. */
+	os_caps.node_home[1] = 0;
+	os_caps.cpu_node[2] = os_caps.cpu_node[3] = 0;
+	ck_assert_int_eq(heap_setup(), 0);
+	fake_os.cpu = 3;
+	ck_assert_uint_eq(heap_current_node(), 0);
+	ck_assert_uint_eq(hm_heap.cpu_node[3], 0);
+}
+END_TEST
+
 static Suite *superslab_suite(void)
 {
 	Suite *s = suite_create("superslab");
@@ -702,6 +780,10 @@ static Suite *superslab_suite(void)
 	suite_add_tcase(s, runs);
 	tcase_add_test(setup, setup_halves_the_region_while_reserve_fails);
 	tcase_add_test(setup, setup_follows_the_address_space_limit);
+	tcase_add_test(setup, setup_picks_the_first_tier);
+	tcase_add_test(setup, numa_off_is_one_heap);
+	tcase_add_test(setup, current_node_follows_the_cpu);
+	tcase_add_test(runs, pool_dry_falls_back_and_counts);
 	suite_add_tcase(s, chunks);
 	suite_add_tcase(s, setup);
 	return s;

@@ -17,7 +17,7 @@
 __attribute__((constructor(101))) static void unit_env(void)
 {
 	static const char *const defaults[] = {
-		"HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_THP",
+		"HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_HUGEPAGES", "HAKMEM_NUMA",
 		"HAKMEM_RESERVE_SS", "HAKMEM_PERCPU",
 	};
 	char gb[16];
