@@ -6,8 +6,9 @@
 set -eu
 pkgs=(gcc make pkg-config check libsubunit-dev libnuma-dev libhugetlbfs-dev
       libhugetlbfs-bin perl python3 git sqlite3 time strace procps
-      qemu-system-x86 busybox-static "$@")
+      qemu-system-x86 busybox-static valgrind "$@")
 # qemu-system-x86 and busybox-static: the two-node VM of the numa-vm test part.
+# valgrind: the percpu part checks that the fallback front end runs there.
 missing=()
 for p in "${pkgs[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
