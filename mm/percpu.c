@@ -320,7 +320,7 @@ static void *rseq_alloc_slow(unsigned cls, unsigned *node)
 		void *p;
 		int idx;
 
-		p = arch_pcpu_pop(cls);		/* the fast path may have been aborted */
+		p = pcpu_alloc(cls);		/* the fast path may have been aborted */
 		if (p) {
 			hm_stat_inc(ST_PCPU_RETRY);
 			return p;
@@ -334,7 +334,7 @@ static void *rseq_alloc_slow(unsigned cls, unsigned *node)
 		if (!got)
 			return NULL;
 		p = buf[--got];
-		k = got ? arch_pcpu_push_batch((unsigned)idx, cls, buf, got) : 0;
+		k = got ? pcpu_push_batch((unsigned)idx, cls, buf, got) : 0;
 		if (k > 0)
 			add(&batch_in[cls], (uint64_t)k);
 		else
@@ -359,7 +359,7 @@ static bool rseq_free_slow(unsigned cls, void *p, unsigned node)
 		long k;
 		int idx;
 
-		if (arch_pcpu_push(cls, p, node)) {
+		if (pcpu_free(cls, p, node)) {
 			hm_stat_inc(ST_PCPU_RETRY);
 			return true;
 		}
@@ -376,7 +376,7 @@ static bool rseq_free_slow(unsigned cls, void *p, unsigned node)
 			hm_fatal("free(): double free detected", p);
 		if (pcpu_top(h) < c->lim[cls].hi)
 			continue;		/* not full: the push was aborted */
-		k = arch_pcpu_pop_batch((unsigned)idx, cls, buf, half_cap(cls));
+		k = pcpu_pop_batch((unsigned)idx, cls, buf, half_cap(cls));
 		if (k > 0) {
 			central_free(cls, buf, (unsigned)k);
 			add(&batch_out[cls], (uint64_t)k);

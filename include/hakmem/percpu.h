@@ -231,6 +231,28 @@ static __always_inline bool pcpu_free(unsigned long cls, void *p, unsigned node)
 #endif
 }
 
+/*
+ * Batch moves for the slow paths' refill and drain (rseq builds): act only
+ * when the thread runs on cache idx; the number moved, or -1.
+ */
+static inline long pcpu_push_batch(unsigned idx, unsigned cls, void *const *objs, unsigned n)
+{
+#ifdef PCPU_INLINE_RSEQ
+	return arch_pcpu_push_batch(idx, cls, objs, n);
+#else
+	return -1;
+#endif
+}
+
+static inline long pcpu_pop_batch(unsigned idx, unsigned cls, void **objs, unsigned n)
+{
+#ifdef PCPU_INLINE_RSEQ
+	return arch_pcpu_pop_batch(idx, cls, objs, n);
+#else
+	return -1;
+#endif
+}
+
 /* Slow paths and management, mm/percpu.c. */
 int pcpu_setup(void);
 /* Open the fast paths: the last step of start-up. */
