@@ -256,3 +256,26 @@ void pcpu_fork_child(void)
 	for (unsigned i = 0; i < nr_caches(); i++)
 		hm_lock_reset(&hm_heap.pcpu[i]->lock);
 }
+
+/*
+ * ==== Cache occupancy and trimming helpers ====
+ * Added for memory return and the statistics; kept to plain signatures so
+ * that any front end (this generic one, the rseq one) can provide them.
+ * Declared in include/hakmem/internal.h.
+ */
+
+/*
+ * pcpu_cached_objects() - free objects of class cls sitting in the per-CPU
+ * caches of every CPU now.  An unlocked snapshot: counts may move while
+ * they are read.  0 when the caches are off.
+ */
+uint64_t pcpu_cached_objects(unsigned cls)
+{
+	uint64_t n = 0;
+
+	if (!hm_opt.pcpu || cls >= HM_NCLASS)
+		return 0;
+	for (unsigned i = 0; i < nr_caches(); i++)
+		n += READ_ONCE(hm_heap.pcpu[i]->count[cls]);
+	return n;
+}

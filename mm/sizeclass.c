@@ -14,7 +14,8 @@
  * or two slabs for every class.
  *
  * Per-CPU capacity: HM_PCPU_CLASS_BYTES worth of objects, clamped to
- * [HM_PCPU_MIN_OBJECTS, HM_PCPU_MAX_OBJECTS].
+ * [HM_PCPU_MIN_OBJECTS, HAKMEM_PCPU_MAX] (HM_PCPU_MAX_OBJECTS unless the
+ * profile or the variable says fewer; the options are read first).
  */
 #include "hakmem/internal.h"
 
@@ -65,7 +66,10 @@ static unsigned slab_pages(uint32_t size)
 
 void sizeclass_init(void)
 {
-	unsigned off = 0;
+	unsigned off = 0, max = HM_PCPU_MAX_OBJECTS;
+
+	if (hm_opt.pcpu_max >= HM_PCPU_MIN_OBJECTS && hm_opt.pcpu_max < HM_PCPU_MAX_OBJECTS)
+		max = (unsigned)hm_opt.pcpu_max;
 
 	for (unsigned c = 0; c < HM_NCLASS; c++) {
 		struct size_class *sc = &hm_class[c];
@@ -82,7 +86,7 @@ void sizeclass_init(void)
 		sc->span = sc->capacity * size;
 		cap = HM_PCPU_CLASS_BYTES / size;
 		cap = MAX(cap, HM_PCPU_MIN_OBJECTS);
-		cap = MIN(cap, HM_PCPU_MAX_OBJECTS);
+		cap = MIN(cap, max);
 		sc->pcpu_cap = cap;
 		sc->pcpu_off = off;
 		off += cap;

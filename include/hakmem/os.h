@@ -66,6 +66,15 @@ long os_peak_rss_kib(void);
 /* Current resident set size in KiB (from /proc/self/statm). */
 long os_rss_kib(void);
 
+/*
+ * A coarse monotonic clock in ms (wraps after 49 days: compare
+ * differences).  A vDSO read, no system call; for slow paths only.
+ */
+uint32_t os_now_ms(void);
+/* Open path for appending (created 0644 if missing); fd or -errno. */
+int os_open_append(const char *path);
+void os_close(int fd);
+
 int os_futex_wait(int *addr, int val);
 int os_futex_wake(int *addr, int nr);
 int os_gettid(void);

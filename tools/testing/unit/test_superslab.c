@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -677,6 +678,133 @@ START_TEST(setup_follows_the_address_space_limit)
 }
 END_TEST
 
+/* ---- memory return (profiles) ---- */
+
+START_TEST(balanced_marks_freed_pages_dirty_and_waits)
+{
+	struct slab *a, *b;
+	struct superslab *ss;
+
+	ck_assert_int_eq(hm_opt.purge_delay_ms, 2000);
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);
+	ck_assert_uint_eq(ss->nr_dirty, 10);
+	ck_assert_uint_eq(hm_heap.node[0].dirty_pages, 10);
+	ss_purge_tick(0);			/* not idle long enough */
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	/* Taking the pages again makes them clean (in use). */
+	a = ss_alloc_pages(0, 4, 1, CLS_A);
+	ck_assert_ptr_eq(slab_ss(a), ss);
+	ck_assert_uint_eq(ss->nr_dirty, 6);
+	unit_check_node(0);
+	ss_free_pages(a);
+	ss_free_pages(b);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(lean_purges_at_once_and_releases_empty_superslabs)
+{
+	struct slab *a, *b;
+	struct superslab *ss;
+
+	hm_opt.purge_delay_ms = 0;
+	hm_opt.reserve_ss = 0;
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 20, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);
+	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	ck_assert_uint_eq(ss->nr_dirty, 0);
+	ck_assert_uint_eq(unit_stat(ST_PURGED_PAGES), HM_STATS_ENABLED ? 10 : 0);
+	unit_check_node(0);
+	ss_free_pages(b);			/* empty: released whole, no purge */
+	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	ck_assert_uint_eq(fake_os.calls.decommit, 1);
+	ck_assert_ptr_eq(fake_os.last_decommit, ss);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	ck_assert_uint_eq(hm_heap.node[0].dirty_pages, 0);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(delayed_purge_happens_on_a_later_slow_path)
+{
+	struct slab *a, *b;
+	struct superslab *ss;
+
+	hm_opt.purge_delay_ms = 30;
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	usleep(60 * 1000);			/* the coarse clock ticks every few ms */
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	ck_assert_uint_eq(ss->nr_dirty, 0);
+	unit_check_node(0);
+	ss_free_pages(b);
+}
+END_TEST
+
+START_TEST(fast_keeps_everything_but_trim_returns_it)
+{
+	struct slab *s[3][2], *a, *b;
+
+	hm_opt.purge_delay_ms = -1;
+	hm_opt.reserve_ss = HM_RESERVE_ALL;
+	for (unsigned i = 0; i < 3; i++)
+		take_whole_ss(0, s[i]);
+	for (unsigned i = 0; i < 3; i++)
+		give_whole_ss(s[i]);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 3);
+	ck_assert_uint_eq(fake_os.calls.decommit, 0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss_free_pages(a);
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	unit_check_node(0);
+	/* malloc_trim: every empty superslab released, the dirty pages purged. */
+	ck_assert_uint_gt(ss_trim(0), 2 * HM_SS_SIZE);
+	ck_assert_uint_eq(fake_os.calls.decommit, 2);
+	/* Two runs: a's pages, and the tail the other runs left behind. */
+	ck_assert_uint_eq(fake_os.calls.purge, 2);
+	ck_assert_uint_eq(hm_heap.node[0].dirty_pages, 0);
+	unit_check_node(0);
+	ss_free_pages(b);
+}
+END_TEST
+
+START_TEST(growing_a_run_over_dirty_pages_cleans_them)
+{
+	struct slab *a, *b;
+
+	a = ss_alloc_pages(0, 4, 1, PAGE_CLS_LARGE);
+	b = ss_alloc_pages(0, 8, 1, PAGE_CLS_LARGE);
+	ck_assert_uint_eq(slab_first_page(b), slab_first_page(a) + 4);
+	ss_free_pages(b);
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 8);
+	ck_assert(ss_resize_pages(a, 10));	/* over six dirty pages */
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 2);
+	unit_check_node(0);
+	ck_assert(ss_resize_pages(a, 3));	/* shrinking dirties the tail */
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 9);
+	unit_check_node(0);
+	hm_opt.purge_delay_ms = 0;		/* lean: the tail goes at once */
+	ck_assert(ss_resize_pages(a, 2));
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 0);
+	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	unit_check_node(0);
+	ss_free_pages(a);
+}
+END_TEST
+
 static Suite *superslab_suite(void)
 {
 	Suite *s = suite_create("superslab");
@@ -696,6 +824,11 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, node1_runs_live_in_node1);
 	tcase_add_test(runs, commit_tier_is_recorded);
 	tcase_add_test(runs, random_runs_keep_the_invariants);
+	tcase_add_test(runs, balanced_marks_freed_pages_dirty_and_waits);
+	tcase_add_test(runs, lean_purges_at_once_and_releases_empty_superslabs);
+	tcase_add_test(runs, delayed_purge_happens_on_a_later_slow_path);
+	tcase_add_test(runs, fast_keeps_everything_but_trim_returns_it);
+	tcase_add_test(runs, growing_a_run_over_dirty_pages_cleans_them);
 	tcase_add_test(chunks, chunks_first_fit_and_aligned);
 	tcase_add_test(chunks, chunks_random_against_first_fit);
 	tcase_add_test(chunks, chunk_claim_all_or_nothing);
