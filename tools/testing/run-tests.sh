@@ -6,8 +6,9 @@
 #
 # Parts: build (the build system), unit, selftests, selftests-central (the
 # same selftests with the per-CPU caches off), selftests-norseq (with
-# glibc's rseq registration off, so the CPU comes from getcpu), stress,
-# preload (real programs), bench-smoke.
+# glibc's rseq registration off, so the CPU comes from getcpu), stress
+# (with a short soak), preload (real programs), command (the hakmem
+# command and the statistics formats), bench-smoke.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
 shift
@@ -57,6 +58,7 @@ HAKMEM_PCPU=0 part selftests-central $(list "$objtree/tools/testing/selftests" '
 GLIBC_TUNABLES=glibc.pthread.rseq=0 part selftests-norseq $(list "$objtree/tools/testing/selftests" '*')
 part stress $(list "$objtree/tools/testing/stress" '*')
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
+part command $(find "$srctree/tools/testing/command" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 if [ -x "$srctree/tools/bench/smoke.sh" ]; then
 	part bench-smoke "$srctree/tools/bench/smoke.sh"
 fi
