@@ -30,8 +30,10 @@
  * on slow-path events (ss_purge_tick(): page runs taken and given back,
  * central refills) with a coarse clock read only when something is dirty,
  * so a program that stops allocating keeps what it had until its next
- * slow path or malloc_trim().  A superslab's age is that of its oldest
- * dirty page.  Superslabs of the hugetlb tier are never purged in part:
+ * slow path or malloc_trim().  A superslab is idle when none of its pages
+ * was given back for the delay: one still churning keeps its free pages,
+ * which it is about to reuse, so a steady workload is never purged and
+ * refaulted in a cycle.  Superslabs of the hugetlb tier are never purged in part:
  * their pages go back to the pool only whole, by releasing the superslab
  * (ss_release(), the one place that returns a superslab to the OS).
  *
@@ -384,11 +386,9 @@ static void clear_run(struct superslab *ss, unsigned first, unsigned n)
 	 */
 	if (ss->tier == HM_TIER_HUGETLB)
 		return;
-	if (!ss->nr_dirty) {
-		ss->dirty_since = hm_opt.purge_delay_ms > 0 ? os_now_ms() : 0;
-		if (!nd->dirty_pages)
-			nd->purge_due = ss->dirty_since + (uint32_t)hm_opt.purge_delay_ms;
-	}
+	ss->dirty_since = hm_opt.purge_delay_ms > 0 ? os_now_ms() : 0;
+	if (!nd->dirty_pages)
+		nd->purge_due = ss->dirty_since + (uint32_t)hm_opt.purge_delay_ms;
 	for (unsigned p = first; p < first + n; p++)
 		ss->dirty_map[p / 64] |= 1UL << (p % 64);
 	ss->nr_dirty += n;
@@ -463,6 +463,37 @@ void ss_purge_tick(unsigned node)
 	hm_unlock(&nd->lock);
 }
 
+/*
+ * The fullest superslab with room for the run: filling the busiest ones
+ * first lets the others empty out (to be purged or released) instead of
+ * every superslab ending up with a few scattered runs, which is how a
+ * long-running mixed workload kept taking new superslabs.  Cheap tests
+ * first: a superslab with fewer free pages than needed, or more than the
+ * best so far, is not searched.
+ */
+static struct superslab *best_fit(struct hm_node *nd, unsigned npages, unsigned align,
+				  int *first)
+{
+	struct superslab *best = NULL;
+	uint32_t best_free = UINT32_MAX;
+
+	for (struct superslab *ss = nd->active; ss; ss = ss->next) {
+		int at;
+
+		if (ss->nfree_pages < npages || ss->nfree_pages >= best_free)
+			continue;
+		at = find_run(ss, npages, align);
+		if (at < 0)
+			continue;
+		best = ss;
+		best_free = ss->nfree_pages;
+		*first = at;
+		if (best_free == npages)
+			break;		/* cannot do better than an exact fill */
+	}
+	return best;
+}
+
 struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsigned cls)
 {
 	struct hm_node *nd = &hm_heap.node[node];
@@ -476,11 +507,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	if (!npages || npages > 256 || npages > HM_SS_USABLE_PAGES)
 		return NULL;
 	hm_lock(&nd->lock);
-	for (ss = nd->active; ss; ss = ss->next) {
-		first = find_run(ss, npages, align);
-		if (first >= 0)
-			break;
-	}
+	ss = best_fit(nd, npages, align, &first);
 	if (!ss) {
 		ss = ss_new(node);
 		if (ss) {
