@@ -13,7 +13,7 @@
  *
  * Slab states:  PARTIAL (on the central list)  <->  FULL (off it)
  *               PARTIAL with used == 0: given back to its superslab, except
- *               while it is one of the last HAKMEM_SPARE_SLABS (2; 0 in the
+ *               while it is one of the last HAKMEM_SPARE_SLABS (2; 1 in the
  *               lean profile) partial slabs of its class (a spare against
  *               alloc/free ping-pong).
  *
