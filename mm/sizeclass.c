@@ -8,7 +8,7 @@
  * sub-16-byte requests, and under 1/5 above 128.
  *
  * Slab length: the fewest pages (1..HM_SLAB_MAX_PAGES) that span at least
- * HM_SLAB_MIN_BYTES, hold at least HM_SLAB_MIN_OBJECTS objects and waste at
+ * HM_SLAB_MIN_BYTES (HAKMEM_SLAB_MIN_KB when smaller: lean), hold at least HM_SLAB_MIN_OBJECTS objects and waste at
  * most 1/16 of the slab at its tail; failing that, the length with the
  * least waste.  16 KiB keeps a refill of half a per-CPU cache inside one
  * or two slabs for every class.
@@ -43,8 +43,17 @@ static uint32_t inverse_odd(uint32_t d)
 	return x;
 }
 
+/* HAKMEM_SLAB_MIN_KB (lean: 4 KiB), or HM_SLAB_MIN_BYTES. */
+static size_t slab_min_bytes(void)
+{
+	if (hm_opt.slab_min_kb > 0 && (size_t)hm_opt.slab_min_kb << 10 < HM_SLAB_MIN_BYTES)
+		return (size_t)hm_opt.slab_min_kb << 10;
+	return HM_SLAB_MIN_BYTES;
+}
+
 static unsigned slab_pages(uint32_t size)
 {
+	size_t min_bytes = slab_min_bytes();
 	unsigned best = 0;
 	size_t best_waste = 0;
 
@@ -52,7 +61,7 @@ static unsigned slab_pages(uint32_t size)
 		size_t bytes = p * HM_PAGE_SIZE;
 		size_t waste = bytes % size;
 
-		if (bytes / size < HM_SLAB_MIN_OBJECTS || bytes < HM_SLAB_MIN_BYTES)
+		if (bytes / size < HM_SLAB_MIN_OBJECTS || bytes < min_bytes)
 			continue;
 		if (waste * 16 <= bytes)
 			return p;

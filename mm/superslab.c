@@ -47,6 +47,7 @@
  * fork(): the node locks are taken in node order before fork and released
  * (parent) or reset (child) after it; the child inherits a consistent heap.
  */
+#include <stddef.h>
 #include <string.h>
 #include "hakmem/internal.h"
 
@@ -395,6 +396,49 @@ static void clear_run(struct superslab *ss, unsigned first, unsigned n)
 	nd->dirty_pages += n;
 }
 
+/*
+ * The header's slab[] array takes five of its six pages.  An entry means
+ * something only while its page starts a run, so a header page whose
+ * entries all belong to free pages can be purged too: a superslab pinned
+ * by one slab then keeps two header pages resident instead of six.
+ * Entries are written in full when a run is made, so reading back zeros
+ * is harmless.  Page 0 (the fixed fields, the page maps) is never purged.
+ */
+#define SLAB_ENTRY_OFF(i)	(offsetof(struct superslab, slab) + (size_t)(i) * sizeof(struct slab))
+
+static unsigned purge_header(struct superslab *ss)
+{
+	const size_t base = offsetof(struct superslab, slab);
+	unsigned done = 0;
+
+	for (unsigned h = 1; h < HM_SS_HDR_PAGES; h++) {
+		size_t lo = (size_t)h << HM_PAGE_SHIFT, hi = lo + HM_PAGE_SIZE;
+		unsigned first, last;
+
+		if ((ss->hdr_purged & (1u << h)) || lo < base)
+			continue;
+		first = (unsigned)((lo - base) / sizeof(struct slab));
+		last = (unsigned)MIN((hi - base + sizeof(struct slab) - 1) / sizeof(struct slab),
+				     (size_t)HM_SS_PAGES);
+		if (first >= last || next_used(ss, first, last) != last)
+			continue;
+		os_purge((void *)((uintptr_t)ss + lo), HM_PAGE_SIZE);
+		hm_stat_inc(ST_PURGE);
+		ss->hdr_purged |= 1u << h;
+		done++;
+	}
+	return done;
+}
+
+/* A run starts at page first: the header pages holding its entry are in use. */
+static void header_in_use(struct superslab *ss, unsigned first)
+{
+	size_t off = SLAB_ENTRY_OFF(first);
+
+	ss->hdr_purged &= ~(1u << (off >> HM_PAGE_SHIFT));
+	ss->hdr_purged &= ~(1u << ((off + sizeof(struct slab) - 1) >> HM_PAGE_SHIFT));
+}
+
 /* Purge every dirty page of ss (node lock held); returns pages purged. */
 static unsigned ss_purge(struct superslab *ss)
 {
@@ -421,6 +465,8 @@ static unsigned ss_purge(struct superslab *ss)
 		p = q;
 	}
 	nd->dirty_pages -= done;
+	if (done)
+		done += purge_header(ss);
 	hm_stat_add(ST_PURGED_PAGES, done);
 	if (done && ss->state == SS_EMPTY)
 		hm_stat_inc(ST_SS_PURGED);
@@ -528,6 +574,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 		if (ss->state == SS_EMPTY)
 			nd->nr_empty--;
 		mark_run(ss, (unsigned)first, npages, cls);
+		header_in_use(ss, (unsigned)first);
 		ss->nfree_pages -= npages;
 		ss->state = SS_ACTIVE;
 		if (!ss->nfree_pages) {

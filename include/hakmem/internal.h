@@ -106,6 +106,7 @@ struct hm_options {
 	long	purge_delay_ms;	/* HAKMEM_PURGE_DELAY_MS: -1 never, 0 at once */
 	long	spare_slabs;	/* HAKMEM_SPARE_SLABS: empty slabs kept per class */
 	long	pcpu_max;	/* HAKMEM_PCPU_MAX: objects per class per cache */
+	long	slab_min_kb;	/* HAKMEM_SLAB_MIN_KB: smallest slab of a class */
 	long	pcpu;		/* HAKMEM_PCPU: 1 per-CPU caches, 0 central lists only */
 };
 extern struct hm_options hm_opt;

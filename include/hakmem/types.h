@@ -109,6 +109,7 @@ struct superslab {
 	uint32_t	chunk;		/* index in the chunk table */
 	struct superslab *next, *prev;	/* node's active list */
 	uint32_t	nr_dirty;	/* popcount(dirty_map) */
+	uint32_t	hdr_purged;	/* bit h: header page h purged (its slab[] entries all free) */
 	uint32_t	dirty_since;	/* os_now_ms() when a page was last given back */
 	uint64_t	page_map[HM_SS_PAGES / 64];	/* bit set: page in a run */
 	/* bit set: free page that was used since its last purge (still resident) */

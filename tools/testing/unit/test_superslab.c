@@ -3,6 +3,7 @@
  * The back end (mm/superslab.c): page runs inside superslabs, superslabs
  * coming and going, run resizing, the chunk table.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -680,6 +681,15 @@ END_TEST
 
 /* ---- memory return (profiles) ---- */
 
+#define HDR_ALL_BUT_0	(((1u << HM_SS_HDR_PAGES) - 1) & ~1u)
+
+/* The header page holding the slab entry of page p. */
+static unsigned hdr_page_of(unsigned p)
+{
+	return (unsigned)((offsetof(struct superslab, slab) + p * sizeof(struct slab)) >>
+			  HM_PAGE_SHIFT);
+}
+
 START_TEST(balanced_marks_freed_pages_dirty_and_waits)
 {
 	struct slab *a, *b;
@@ -716,12 +726,14 @@ START_TEST(lean_purges_at_once_and_releases_empty_superslabs)
 	b = ss_alloc_pages(0, 20, 1, CLS_A);
 	ss = slab_ss(a);
 	ss_free_pages(a);
-	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	/* The run, and the header pages whose slab entries are all free. */
+	ck_assert_uint_eq(ss->hdr_purged, HDR_ALL_BUT_0);
+	ck_assert_uint_eq(fake_os.calls.purge, 1 + HM_SS_HDR_PAGES - 1);
 	ck_assert_uint_eq(ss->nr_dirty, 0);
-	ck_assert_uint_eq(unit_stat(ST_PURGED_PAGES), HM_STATS_ENABLED ? 10 : 0);
+	ck_assert_uint_eq(unit_stat(ST_PURGED_PAGES), HM_STATS_ENABLED ? 10 + HM_SS_HDR_PAGES - 1 : 0);
 	unit_check_node(0);
 	ss_free_pages(b);			/* empty: released whole, no purge */
-	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	ck_assert_uint_eq(fake_os.calls.purge, HM_SS_HDR_PAGES);
 	ck_assert_uint_eq(fake_os.calls.decommit, 1);
 	ck_assert_ptr_eq(fake_os.last_decommit, ss);
 	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
@@ -744,7 +756,7 @@ START_TEST(delayed_purge_happens_on_a_later_slow_path)
 	ck_assert_uint_eq(fake_os.calls.purge, 0);
 	usleep(60 * 1000);			/* the coarse clock ticks every few ms */
 	ss_purge_tick(0);
-	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	ck_assert_uint_eq(fake_os.calls.purge, 1 + HM_SS_HDR_PAGES - 1);
 	ck_assert_uint_eq(ss->nr_dirty, 0);
 	unit_check_node(0);
 	ss_free_pages(b);
@@ -773,11 +785,43 @@ START_TEST(fast_keeps_everything_but_trim_returns_it)
 	/* malloc_trim: every empty superslab released, the dirty pages purged. */
 	ck_assert_uint_gt(ss_trim(0), 2 * HM_SS_SIZE);
 	ck_assert_uint_eq(fake_os.calls.decommit, 2);
-	/* Two runs: a's pages, and the tail the other runs left behind. */
-	ck_assert_uint_eq(fake_os.calls.purge, 2);
+	/* Two runs (a's pages, the tail the other runs left) and header pages. */
+	ck_assert_uint_eq(fake_os.calls.purge, 2 + HM_SS_HDR_PAGES - 1);
 	ck_assert_uint_eq(hm_heap.node[0].dirty_pages, 0);
 	unit_check_node(0);
 	ss_free_pages(b);
+}
+END_TEST
+
+START_TEST(header_pages_of_live_slab_entries_are_never_purged)
+{
+	struct slab *fill, *live, *gone, *again;
+	struct superslab *ss;
+	unsigned h;
+
+	hm_opt.purge_delay_ms = 0;
+	fill = ss_alloc_pages(0, 200, 1, CLS_A);	/* pages 6..205 */
+	live = ss_alloc_pages(0, 3, 1, CLS_A);		/* 206..208 */
+	gone = ss_alloc_pages(0, 4, 1, CLS_A);
+	ss = slab_ss(live);
+	h = hdr_page_of(slab_first_page(live));
+	ck_assert_uint_gt(h, 0);
+	ss_free_pages(fill);
+	ss_free_pages(gone);
+	ck_assert_uint_eq(ss->hdr_purged & (1u << h), 0);
+	ck_assert_uint_ne(ss->hdr_purged, 0);
+	ck_assert_uint_eq(live->npages, 3);		/* its entry survived */
+	unit_check_node(0);
+	/* A new run whose entry lies on a purged header page takes it back. */
+	ck_assert_uint_ne(ss->hdr_purged & (1u << hdr_page_of(128)), 0);
+	again = ss_alloc_pages(0, 1, 128, CLS_B);
+	ck_assert_uint_eq(slab_first_page(again), 128);
+	ck_assert_uint_eq(ss->hdr_purged & (1u << hdr_page_of(128)), 0);
+	ck_assert_uint_eq(again->npages, 1);
+	ck_assert_uint_eq(again->cls, CLS_B);
+	unit_check_node(0);
+	ss_free_pages(again);
+	ss_free_pages(live);
 }
 END_TEST
 
@@ -799,7 +843,7 @@ START_TEST(growing_a_run_over_dirty_pages_cleans_them)
 	hm_opt.purge_delay_ms = 0;		/* lean: the tail goes at once */
 	ck_assert(ss_resize_pages(a, 2));
 	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 0);
-	ck_assert_uint_eq(fake_os.calls.purge, 1);
+	ck_assert_uint_eq(fake_os.calls.purge, 1 + HM_SS_HDR_PAGES - 1);
 	unit_check_node(0);
 	ss_free_pages(a);
 }
@@ -829,6 +873,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, delayed_purge_happens_on_a_later_slow_path);
 	tcase_add_test(runs, fast_keeps_everything_but_trim_returns_it);
 	tcase_add_test(runs, growing_a_run_over_dirty_pages_cleans_them);
+	tcase_add_test(runs, header_pages_of_live_slab_entries_are_never_purged);
 	tcase_add_test(chunks, chunks_first_fit_and_aligned);
 	tcase_add_test(chunks, chunks_random_against_first_fit);
 	tcase_add_test(chunks, chunk_claim_all_or_nothing);

@@ -19,6 +19,7 @@ __attribute__((constructor(101))) static void unit_env(void)
 	static const char *const defaults[] = {
 		"HAKMEM_PROFILE", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_THP",
 		"HAKMEM_PURGE_DELAY_MS", "HAKMEM_SPARE_SLABS", "HAKMEM_PCPU_MAX",
+		"HAKMEM_SLAB_MIN_KB",
 		"HAKMEM_RESERVE_SS", "HAKMEM_PCPU",
 	};
 	char gb[16];
