@@ -33,8 +33,8 @@ static int stats_fd = 2;
 
 static int heap_init(void)
 {
+	options_init();		/* first: HAKMEM_PCPU_MAX shapes the class table */
 	sizeclass_init();
-	options_init();
 	os_probe();
 	if (heap_setup())
 		return -1;
@@ -118,5 +118,5 @@ __attribute__((constructor)) static void hakmem_ctor(void)
 __attribute__((destructor)) static void hakmem_dtor(void)
 {
 	if (READ_ONCE(hm_init_state) == HM_INIT_DONE && hm_opt.stats)
-		stats_print(stats_fd);
+		stats_exit_report(stats_fd);
 }

@@ -100,8 +100,10 @@ __public size_t malloc_usable_size(void *p)
 	return hm_usable_size(p);
 }
 
+/* Everything it can, in every profile: caches, empty slabs, superslabs, free pages. */
 __public int malloc_trim(size_t pad)
 {
+	hm_stat_inc(ST_TRIM);
 	return hm_trim(pad);
 }
 
@@ -152,7 +154,7 @@ __public void malloc_stats(void)
 
 __public int malloc_info(int options, FILE *fp)
 {
-	char buf[8192];
+	char buf[16384];
 	int n;
 
 	if (options != 0) {
@@ -174,4 +176,15 @@ __public void hakmem_stats_print(int fd)
 {
 	hm_ensure_init();
 	stats_print(fd);
+}
+
+__public int hakmem_stats_get(struct hakmem_stats *st, size_t size)
+{
+	int n;
+
+	hm_ensure_init();
+	n = hakmem_stats_get_impl(st, size);
+	if (n < 0)
+		errno = EINVAL;
+	return n;
 }

@@ -12,6 +12,7 @@
 #include <linux/futex.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "hakmem/internal.h"
 
@@ -123,4 +124,34 @@ long os_write_all(int fd, const void *buf, size_t len)
 	}
 	errno = saved;
 	return (long)done;
+}
+
+uint32_t os_now_ms(void)
+{
+	struct timespec ts;
+	int saved = errno;
+
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	errno = saved;
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+int os_open_append(const char *path)
+{
+	int saved = errno, fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fd = -errno;
+	errno = saved;
+	return fd;
+}
+
+void os_close(int fd)
+{
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
 }

@@ -643,3 +643,4 @@ void pcpu_fork_child(void)
 			hm_lock_reset(&pcpu_cache_at(i)->lock);
 	hm_lock_reset(&close_lock);
 }
+

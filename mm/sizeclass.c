@@ -8,13 +8,14 @@
  * sub-16-byte requests, and under 1/5 above 128.
  *
  * Slab length: the fewest pages (1..HM_SLAB_MAX_PAGES) that span at least
- * HM_SLAB_MIN_BYTES, hold at least HM_SLAB_MIN_OBJECTS objects and waste at
+ * HM_SLAB_MIN_BYTES (HAKMEM_SLAB_MIN_KB when smaller: lean), hold at least HM_SLAB_MIN_OBJECTS objects and waste at
  * most 1/16 of the slab at its tail; failing that, the length with the
  * least waste.  16 KiB keeps a refill of half a per-CPU cache inside one
  * or two slabs for every class.
  *
  * Per-CPU capacity: HM_PCPU_CLASS_BYTES worth of objects, clamped to
- * [HM_PCPU_MIN_OBJECTS, HM_PCPU_MAX_OBJECTS].
+ * [HM_PCPU_MIN_OBJECTS, HAKMEM_PCPU_MAX] (HM_PCPU_MAX_OBJECTS unless the
+ * profile or the variable says fewer; the options are read first).
  */
 #include "hakmem/internal.h"
 
@@ -43,8 +44,17 @@ static uint32_t inverse_odd(uint32_t d)
 	return x;
 }
 
+/* HAKMEM_SLAB_MIN_KB (lean: 4 KiB), or HM_SLAB_MIN_BYTES. */
+static size_t slab_min_bytes(void)
+{
+	if (hm_opt.slab_min_kb > 0 && (size_t)hm_opt.slab_min_kb << 10 < HM_SLAB_MIN_BYTES)
+		return (size_t)hm_opt.slab_min_kb << 10;
+	return HM_SLAB_MIN_BYTES;
+}
+
 static unsigned slab_pages(uint32_t size)
 {
+	size_t min_bytes = slab_min_bytes();
 	unsigned best = 0;
 	size_t best_waste = 0;
 
@@ -52,7 +62,7 @@ static unsigned slab_pages(uint32_t size)
 		size_t bytes = p * HM_PAGE_SIZE;
 		size_t waste = bytes % size;
 
-		if (bytes / size < HM_SLAB_MIN_OBJECTS || bytes < HM_SLAB_MIN_BYTES)
+		if (bytes / size < HM_SLAB_MIN_OBJECTS || bytes < min_bytes)
 			continue;
 		if (waste * 16 <= bytes)
 			return p;
@@ -66,7 +76,10 @@ static unsigned slab_pages(uint32_t size)
 
 void sizeclass_init(void)
 {
-	unsigned off = 0;
+	unsigned off = 0, max = HM_PCPU_MAX_OBJECTS;
+
+	if (hm_opt.pcpu_max >= HM_PCPU_MIN_OBJECTS && hm_opt.pcpu_max < HM_PCPU_MAX_OBJECTS)
+		max = (unsigned)hm_opt.pcpu_max;
 
 	for (unsigned c = 0; c < HM_NCLASS; c++) {
 		struct size_class *sc = &hm_class[c];
@@ -83,7 +96,7 @@ void sizeclass_init(void)
 		sc->span = sc->capacity * size;
 		cap = HM_PCPU_CLASS_BYTES / size;
 		cap = MAX(cap, HM_PCPU_MIN_OBJECTS);
-		cap = MIN(cap, HM_PCPU_MAX_OBJECTS);
+		cap = MIN(cap, max);
 		sc->pcpu_cap = cap;
 		sc->pcpu_off = off;
 		off += cap;

@@ -13,8 +13,9 @@
  *
  * Slab states:  PARTIAL (on the central list)  <->  FULL (off it)
  *               PARTIAL with used == 0: given back to its superslab, except
- *               while it is one of the last two partial slabs of its class
- *               (a spare against alloc/free ping-pong).
+ *               while it is one of the last HAKMEM_SPARE_SLABS (2; 1 in the
+ *               lean profile) partial slabs of its class (a spare against
+ *               alloc/free ping-pong).
  *
  * Locking: central->lock guards the list and every field of its slabs.
  * The node lock (superslab pages) nests inside it.
@@ -23,7 +24,19 @@
  */
 #include "hakmem/internal.h"
 
-#define SLAB_KEEP_EMPTY		2
+/* Slabs of each class that exist, for the statistics. */
+static uint64_t nr_slabs[HM_NCLASS];
+
+static void slab_gone(unsigned cls)
+{
+	__atomic_fetch_sub(&nr_slabs[cls], 1, __ATOMIC_RELAXED);
+	hm_stat_inc(ST_SLAB_RELEASE);
+}
+
+uint64_t slab_count(unsigned cls)
+{
+	return READ_ONCE(nr_slabs[cls]);
+}
 
 static struct central *central_of(unsigned node, unsigned cls)
 {
@@ -62,6 +75,7 @@ static struct slab *slab_new(unsigned node, unsigned cls)
 	if (!s)
 		return NULL;
 	s->capacity = sc->capacity;
+	__atomic_fetch_add(&nr_slabs[cls], 1, __ATOMIC_RELAXED);
 	hm_stat_inc(ST_SLAB_NEW);
 	return s;
 }
@@ -72,6 +86,7 @@ unsigned central_alloc(unsigned node, unsigned cls, void **out, unsigned want)
 	struct central *c = central_of(node, cls);
 	unsigned got = 0;
 
+	ss_purge_tick(node);
 	hm_lock(&c->lock);
 	while (got < want) {
 		struct slab *s = c->partial;
@@ -142,11 +157,11 @@ void central_free(unsigned cls, void **objs, unsigned n)
 		s->used--;
 		if (s->state == SLAB_FULL)
 			partial_add(c, s);
-		if (!s->used && c->nr_partial > SLAB_KEEP_EMPTY) {
+		if (!s->used && c->nr_partial > (uint32_t)hm_opt.spare_slabs) {
 			partial_del(c, s);
 			s->state = SLAB_UNUSED;
 			ss_free_pages(s);
-			hm_stat_inc(ST_SLAB_RELEASE);
+			slab_gone(cls);
 		}
 	}
 	if (c)
@@ -169,11 +184,23 @@ void central_trim(void)
 				partial_del(c, s);
 				s->state = SLAB_UNUSED;
 				ss_free_pages(s);
-				hm_stat_inc(ST_SLAB_RELEASE);
+				slab_gone(cls);
 			}
 			hm_unlock(&c->lock);
 		}
 	}
+}
+
+uint64_t central_free_objects(unsigned node, unsigned cls)
+{
+	struct central *c = central_of(node, cls);
+	uint64_t n = 0;
+
+	hm_lock(&c->lock);
+	for (struct slab *s = c->partial; s; s = s->next)
+		n += s->capacity - s->used;
+	hm_unlock(&c->lock);
+	return n;
 }
 
 void central_fork_prepare(void)

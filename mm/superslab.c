@@ -29,6 +29,21 @@
  * that tier.  Superslabs are given back whole, so hugetlb pages are never
  * split.  node->nr_ss_tier[] counts the live ones per tier.
  *
+ * Memory return.  A free page that was used since it was committed or last
+ * purged is dirty (dirty_map): still resident.  Dirty pages are purged
+ * (MADV_DONTNEED: they stay mapped and read back as zero) once they have
+ * been idle for HAKMEM_PURGE_DELAY_MS: at once when it is 0 (lean), never
+ * when it is -1 (fast).  There is no background thread: the age is judged
+ * on slow-path events (ss_purge_tick(): page runs taken and given back,
+ * central refills) with a coarse clock read only when something is dirty,
+ * so a program that stops allocating keeps what it had until its next
+ * slow path or malloc_trim().  A superslab is idle when none of its pages
+ * was given back for the delay: one still churning keeps its free pages,
+ * which it is about to reuse, so a steady workload is never purged and
+ * refaulted in a cycle.  Superslabs of the hugetlb tier are never purged in part:
+ * their pages go back to the pool only whole, by releasing the superslab
+ * (ss_release(), the one place that returns a superslab to the OS).
+ *
  * Locking: node->lock guards the node's superslab list, the page maps of
  * its superslabs and its part of the chunk table.  It nests inside the
  * central locks (mm/slab.c) and never the other way round.  Chunk entries
@@ -39,6 +54,7 @@
  * fork(): the node locks are taken in node order before fork and released
  * (parent) or reset (child) after it; the child inherits a consistent heap.
  */
+#include <stddef.h>
 #include <string.h>
 #include "hakmem/internal.h"
 
@@ -312,6 +328,7 @@ static struct superslab *ss_new(unsigned node)
 	}
 	hm_stat_inc(tier == HM_TIER_HUGETLB ? ST_SS_HUGETLB :
 		    tier == HM_TIER_THP ? ST_SS_THP : ST_SS_4K);
+	nd->nr_ss_tier[tier]++;
 	/* Fresh memory is zero: only the non-zero fields need writing. */
 	ss->magic = HM_SS_MAGIC;
 	ss->node = (uint16_t)node;
@@ -330,6 +347,11 @@ static struct superslab *ss_new(unsigned node)
 	return ss;
 }
 
+/*
+ * Give a superslab back to the OS whole: the one seam for every tier.
+ * The chunk is mapped PROT_NONE again, which drops its pages; for the
+ * hugetlb tier that returns the huge page to the pool.
+ */
 static void ss_release(struct superslab *ss)
 {
 	struct hm_node *nd = node_of_ss(ss);
@@ -338,6 +360,7 @@ static void ss_release(struct superslab *ss)
 	ss_list_del(&nd->active, ss);
 	nd->nr_ss--;
 	nd->nr_ss_tier[ss->tier]--;
+	nd->dirty_pages -= ss->nr_dirty;
 	heap_decommit(ss, HM_SS_SIZE);
 	chunk_free(idx, 1);
 	hm_stat_inc(ST_SS_RELEASED);
@@ -393,8 +416,28 @@ static int find_run(const struct superslab *ss, unsigned n, unsigned align)
 	}
 }
 
+/* Pages [first, first + n) are taken: they are no longer dirty free pages. */
+static void undirty(struct superslab *ss, unsigned first, unsigned n)
+{
+	unsigned cleared = 0;
+
+	if (!ss->nr_dirty)
+		return;
+	for (unsigned p = first; p < first + n; p++) {
+		uint64_t bit = 1UL << (p % 64);
+
+		if (ss->dirty_map[p / 64] & bit) {
+			ss->dirty_map[p / 64] &= ~bit;
+			cleared++;
+		}
+	}
+	ss->nr_dirty -= cleared;
+	node_of_ss(ss)->dirty_pages -= cleared;
+}
+
 static void mark_run(struct superslab *ss, unsigned first, unsigned n, unsigned cls)
 {
+	undirty(ss, first, n);
 	for (unsigned p = first; p < first + n; p++) {
 		ss->page_map[p / 64] |= 1UL << (p % 64);
 		ss->page_cls[p] = (uint8_t)cls;
@@ -404,11 +447,171 @@ static void mark_run(struct superslab *ss, unsigned first, unsigned n, unsigned 
 
 static void clear_run(struct superslab *ss, unsigned first, unsigned n)
 {
+	struct hm_node *nd = node_of_ss(ss);
+
 	for (unsigned p = first; p < first + n; p++) {
 		ss->page_map[p / 64] &= ~(1UL << (p % 64));
 		ss->page_cls[p] = PAGE_CLS_FREE;
 		ss->page_delta[p] = 0;
 	}
+	/*
+	 * Hugetlb pages go back whole only.  Dirty pages are tracked in every
+	 * profile (malloc_trim purges them); the clock is read only when a
+	 * delay is to be judged.
+	 */
+	if (ss->tier == HM_TIER_HUGETLB)
+		return;
+	ss->dirty_since = hm_opt.purge_delay_ms > 0 ? os_now_ms() : 0;
+	if (!nd->dirty_pages)
+		nd->purge_due = ss->dirty_since + (uint32_t)hm_opt.purge_delay_ms;
+	for (unsigned p = first; p < first + n; p++)
+		ss->dirty_map[p / 64] |= 1UL << (p % 64);
+	ss->nr_dirty += n;
+	nd->dirty_pages += n;
+}
+
+/*
+ * The header's slab[] array takes five of its six pages.  An entry means
+ * something only while its page starts a run, so a header page whose
+ * entries all belong to free pages can be purged too: a superslab pinned
+ * by one slab then keeps two header pages resident instead of six.
+ * Entries are written in full when a run is made, so reading back zeros
+ * is harmless.  Page 0 (the fixed fields, the page maps) is never purged.
+ */
+#define SLAB_ENTRY_OFF(i)	(offsetof(struct superslab, slab) + (size_t)(i) * sizeof(struct slab))
+
+static unsigned purge_header(struct superslab *ss)
+{
+	const size_t base = offsetof(struct superslab, slab);
+	unsigned done = 0;
+
+	for (unsigned h = 1; h < HM_SS_HDR_PAGES; h++) {
+		size_t lo = (size_t)h << HM_PAGE_SHIFT, hi = lo + HM_PAGE_SIZE;
+		unsigned first, last;
+
+		if ((ss->hdr_purged & (1u << h)) || lo < base)
+			continue;
+		first = (unsigned)((lo - base) / sizeof(struct slab));
+		last = (unsigned)MIN((hi - base + sizeof(struct slab) - 1) / sizeof(struct slab),
+				     (size_t)HM_SS_PAGES);
+		if (first >= last || next_used(ss, first, last) != last)
+			continue;
+		os_purge((void *)((uintptr_t)ss + lo), HM_PAGE_SIZE);
+		hm_stat_inc(ST_PURGE);
+		ss->hdr_purged |= 1u << h;
+		done++;
+	}
+	return done;
+}
+
+/* A run starts at page first: the header pages holding its entry are in use. */
+static void header_in_use(struct superslab *ss, unsigned first)
+{
+	size_t off = SLAB_ENTRY_OFF(first);
+
+	ss->hdr_purged &= ~(1u << (off >> HM_PAGE_SHIFT));
+	ss->hdr_purged &= ~(1u << ((off + sizeof(struct slab) - 1) >> HM_PAGE_SHIFT));
+}
+
+/* Purge every dirty page of ss (node lock held); returns pages purged. */
+static unsigned ss_purge(struct superslab *ss)
+{
+	struct hm_node *nd = node_of_ss(ss);
+	unsigned done = 0, p = HM_SS_HDR_PAGES;
+
+	while (ss->nr_dirty && p < HM_SS_PAGES) {
+		unsigned q;
+
+		if (!(ss->dirty_map[p / 64] >> (p % 64))) {
+			p = ALIGN_DOWN(p, 64) + 64;
+			continue;
+		}
+		if (!(ss->dirty_map[p / 64] & (1UL << (p % 64)))) {
+			p++;
+			continue;
+		}
+		for (q = p; q < HM_SS_PAGES && (ss->dirty_map[q / 64] & (1UL << (q % 64))); q++)
+			ss->dirty_map[q / 64] &= ~(1UL << (q % 64));
+		os_purge((void *)ss_page_addr(ss, p), (size_t)(q - p) << HM_PAGE_SHIFT);
+		hm_stat_inc(ST_PURGE);
+		done += q - p;
+		ss->nr_dirty -= q - p;
+		p = q;
+	}
+	nd->dirty_pages -= done;
+	if (done)
+		done += purge_header(ss);
+	hm_stat_add(ST_PURGED_PAGES, done);
+	if (done && ss->state == SS_EMPTY)
+		hm_stat_inc(ST_SS_PURGED);
+	return done;
+}
+
+/* Purge what is due on node (node lock held). */
+static void purge_due_locked(struct hm_node *nd, uint32_t now)
+{
+	uint32_t delay = (uint32_t)hm_opt.purge_delay_ms, next = now + delay;
+
+	for (struct superslab *ss = nd->active; ss && nd->dirty_pages; ss = ss->next) {
+		if (!ss->nr_dirty)
+			continue;
+		if ((int32_t)(now - ss->dirty_since) >= (int32_t)delay)
+			ss_purge(ss);
+		else if ((int32_t)(ss->dirty_since + delay - next) < 0)
+			next = ss->dirty_since + delay;
+	}
+	nd->purge_due = next;
+}
+
+static bool purge_is_due(struct hm_node *nd, uint32_t *now)
+{
+	if (hm_opt.purge_delay_ms < 0 || !READ_ONCE(nd->dirty_pages))
+		return false;
+	*now = os_now_ms();
+	return (int32_t)(*now - READ_ONCE(nd->purge_due)) >= 0;
+}
+
+void ss_purge_tick(unsigned node)
+{
+	struct hm_node *nd = &hm_heap.node[node];
+	uint32_t now;
+
+	if (!purge_is_due(nd, &now))
+		return;
+	hm_lock(&nd->lock);
+	purge_due_locked(nd, now);
+	hm_unlock(&nd->lock);
+}
+
+/*
+ * The fullest superslab with room for the run: filling the busiest ones
+ * first lets the others empty out (to be purged or released) instead of
+ * every superslab ending up with a few scattered runs, which is how a
+ * long-running mixed workload kept taking new superslabs.  Cheap tests
+ * first: a superslab with fewer free pages than needed, or more than the
+ * best so far, is not searched.
+ */
+static struct superslab *best_fit(struct hm_node *nd, unsigned npages, unsigned align,
+				  int *first)
+{
+	struct superslab *best = NULL;
+	uint32_t best_free = UINT32_MAX;
+
+	for (struct superslab *ss = nd->active; ss; ss = ss->next) {
+		int at;
+
+		if (ss->nfree_pages < npages || ss->nfree_pages >= best_free)
+			continue;
+		at = find_run(ss, npages, align);
+		if (at < 0)
+			continue;
+		best = ss;
+		best_free = ss->nfree_pages;
+		*first = at;
+		if (best_free == npages)
+			break;		/* cannot do better than an exact fill */
+	}
+	return best;
 }
 
 struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsigned cls)
@@ -424,11 +627,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	if (!npages || npages > 256 || npages > HM_SS_USABLE_PAGES)
 		return NULL;
 	hm_lock(&nd->lock);
-	for (ss = nd->active; ss; ss = ss->next) {
-		first = find_run(ss, npages, align);
-		if (first >= 0)
-			break;
-	}
+	ss = best_fit(nd, npages, align, &first);
 	if (!ss) {
 		ss = ss_new(node);
 		if (ss) {
@@ -449,6 +648,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 		if (ss->state == SS_EMPTY)
 			nd->nr_empty--;
 		mark_run(ss, (unsigned)first, npages, cls);
+		header_in_use(ss, (unsigned)first);
 		ss->nfree_pages -= npages;
 		ss->state = SS_ACTIVE;
 		if (!ss->nfree_pages) {
@@ -462,6 +662,12 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 		s->next = s->prev = NULL;
 		s->used = s->capacity = s->carved = 0;
 		s->state = SLAB_UNUSED;
+	}
+	{
+		uint32_t now;
+
+		if (purge_is_due(nd, &now))
+			purge_due_locked(nd, now);
 	}
 	hm_unlock(&nd->lock);
 	return s;
@@ -481,13 +687,21 @@ void ss_free_pages(struct slab *s)
 		ss_list_add(&nd->active, ss);
 	}
 	ss->nfree_pages += s->npages;
-	if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
-		if (nd->nr_empty < (uint32_t)hm_opt.reserve_ss) {
-			ss->state = SS_EMPTY;
-			nd->nr_empty++;
-		} else {
-			ss_release(ss);
-		}
+	if (ss->nfree_pages == HM_SS_USABLE_PAGES &&
+	    nd->nr_empty >= (uint32_t)hm_opt.reserve_ss) {
+		ss_release(ss);
+		ss = NULL;
+	} else if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
+		ss->state = SS_EMPTY;
+		nd->nr_empty++;
+	}
+	if (ss && ss->nr_dirty && hm_opt.purge_delay_ms == 0) {
+		ss_purge(ss);		/* lean: give the pages back at once */
+	} else {
+		uint32_t now;
+
+		if (purge_is_due(nd, &now))
+			purge_due_locked(nd, now);
 	}
 	hm_unlock(&nd->lock);
 }
@@ -507,6 +721,7 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 		    next_used(ss, first + old, first + npages) != first + npages) {
 			ok = false;
 		} else {
+			undirty(ss, first + old, npages - old);
 			for (unsigned p = first + old; p < first + npages; p++) {
 				ss->page_map[p / 64] |= 1UL << (p % 64);
 				ss->page_delta[p] = (uint8_t)(p - first);
@@ -525,6 +740,8 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 			ss->state = SS_ACTIVE;
 			ss_list_add(&nd->active, ss);
 		}
+		if (hm_opt.purge_delay_ms == 0)
+			ss_purge(ss);
 	}
 	if (ok)
 		s->npages = (uint16_t)npages;
@@ -546,6 +763,8 @@ size_t ss_trim(unsigned node)
 				nd->nr_empty--;
 			ss_release(ss);
 			released += HM_SS_SIZE;
+		} else if (ss->nr_dirty) {
+			released += (size_t)ss_purge(ss) << HM_PAGE_SHIFT;
 		}
 	}
 	hm_unlock(&nd->lock);

@@ -98,15 +98,24 @@ enum hm_hugepages {
 	HM_HP_THP,		/* transparent hugepages, never the pool */
 	HM_HP_OFF,		/* plain 4 KiB pages */
 };
+/* HAKMEM_PROFILE values: the column of the defaults in mm/options.c. */
+enum hm_profile { HM_PROFILE_FAST, HM_PROFILE_BALANCED, HM_PROFILE_LEAN, HM_NR_PROFILES };
+/* HAKMEM_RESERVE_SS in the fast profile: keep every empty superslab. */
+#define HM_RESERVE_ALL		65536
 
 struct hm_options {
-	long	stats;		/* HAKMEM_STATS: 0 off, 1 summary at exit */
+	long	profile;	/* HAKMEM_PROFILE: enum hm_profile */
+	long	stats;		/* HAKMEM_STATS: 0 off, 1 text summary at exit, 2 JSON */
 	long	verbose;	/* HAKMEM_VERBOSE */
 	long	hugepages;	/* HAKMEM_HUGEPAGES: enum hm_hugepages */
 	long	numa;		/* HAKMEM_NUMA: enum os_numa */
 	long	region_gb;	/* HAKMEM_REGION_GB: reservation per node */
 	long	reserve_ss;	/* HAKMEM_RESERVE_SS: empty superslabs kept per node */
 	long	percpu;		/* HAKMEM_PERCPU: enum hm_percpu_opt */
+	long	purge_delay_ms;	/* HAKMEM_PURGE_DELAY_MS: -1 never, 0 at once */
+	long	spare_slabs;	/* HAKMEM_SPARE_SLABS: empty slabs kept per class */
+	long	pcpu_max;	/* HAKMEM_PCPU_MAX: objects per class per cache */
+	long	slab_min_kb;	/* HAKMEM_SLAB_MIN_KB: smallest slab of a class */
 };
 extern struct hm_options hm_opt;
 
@@ -120,6 +129,11 @@ enum hm_percpu_opt {
 };
 void options_init(void);
 void options_print(int fd);
+/* The options as JSON members ("NAME": value, ...); length or -1. */
+int options_json(char *buf, size_t len);
+/* HAKMEM_STATS_FILE, copied at start-up, or NULL. */
+const char *options_stats_file(void);
+const char *options_profile_name(void);
 /* The variable's value from the environment, without allocating. */
 const char *options_getenv(const char *name);
 
@@ -137,8 +151,14 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align_pages
 void ss_free_pages(struct slab *s);
 /* Try to grow/shrink a run in place to npages. */
 bool ss_resize_pages(struct slab *s, unsigned npages);
-/* Release every empty superslab (malloc_trim); returns bytes released. */
+/* Release every empty superslab and purge every free page (malloc_trim); bytes returned. */
 size_t ss_trim(unsigned node);
+/*
+ * Memory return on slow-path events: purge the free pages of node that
+ * stayed idle for HAKMEM_PURGE_DELAY_MS.  Cheap when nothing is due (no
+ * clock read when nothing is dirty).  Call with no node lock held.
+ */
+void ss_purge_tick(unsigned node);
 void ss_fork_prepare(void);
 void ss_fork_parent(void);
 void ss_fork_child(void);
@@ -159,6 +179,10 @@ unsigned central_alloc(unsigned node, unsigned cls, void **out, unsigned want);
 /* Return n objects of cls; they may belong to any node. */
 void central_free(unsigned cls, void **objs, unsigned n);
 void central_trim(void);
+/* Free objects (free list and never carved) in node's partial slabs of cls. */
+uint64_t central_free_objects(unsigned node, unsigned cls);
+/* Slabs of class cls that exist now (all nodes). */
+uint64_t slab_count(unsigned cls);
 void central_fork_prepare(void);
 void central_fork_parent(void);
 void central_fork_child(void);
@@ -199,6 +223,13 @@ static inline void gauge_add(int64_t *g, int64_t v)
 __noreturn __cold void hm_fatal(const char *what, const void *p);
 void hm_warn(const char *msg);
 void stats_print(int fd);
+void stats_json(int fd);
+struct hakmem_stats;
+void stats_collect(struct hakmem_stats *st);
+/* hakmem_stats_get() behind mm/malloc.c: bytes filled or -1. */
+int hakmem_stats_get_impl(struct hakmem_stats *st, size_t size);
+/* The exit report: HAKMEM_STATS's format to HAKMEM_STATS_FILE or fd. */
+void stats_exit_report(int fd);
 struct mallinfo2;
 void stats_mallinfo(struct mallinfo2 *mi);
 /* malloc_info()'s XML into buf; returns its length or -1. */

@@ -103,6 +103,15 @@ int os_rseq_register(void *area, unsigned len);
 int os_rseq_fence_setup(void);
 int os_rseq_fence(void);
 
+/*
+ * A coarse monotonic clock in ms (wraps after 49 days: compare
+ * differences).  A vDSO read, no system call; for slow paths only.
+ */
+uint32_t os_now_ms(void);
+/* Open path for appending (created 0644 if missing); fd or -errno. */
+int os_open_append(const char *path);
+void os_close(int fd);
+
 int os_futex_wait(int *addr, int val);
 int os_futex_wake(int *addr, int nr);
 int os_gettid(void);

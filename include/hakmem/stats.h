@@ -17,6 +17,10 @@ enum hm_stat_item {
 	ST_SS_RELEASED,		/* superslabs given back to the OS */
 	ST_TIER_FALLBACK,	/* commits that got a lower tier than asked */
 	ST_HUGETLB_DRY,		/* ... of them: hugetlb asked, pool had no page */
+	ST_SS_PURGED,		/* empty superslabs purged (kept mapped, not resident) */
+	ST_PURGE,		/* purges of free page runs (MADV_DONTNEED) */
+	ST_PURGED_PAGES,	/* 4 KiB pages purged */
+	ST_TRIM,		/* malloc_trim calls */
 	ST_SLAB_NEW,		/* slabs cut from a superslab */
 	ST_SLAB_RELEASE,	/* empty slabs given back to their superslab */
 	ST_REFILL,		/* pcpu cache refills from a central list */

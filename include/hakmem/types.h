@@ -92,6 +92,7 @@ enum ss_state {
  * struct superslab - header of a committed 2 MiB chunk.
  *
  * Invariant:  nfree_pages + popcount(page_map) == HM_SS_PAGES
+ *             dirty_map & page_map == 0, nr_dirty == popcount(dirty_map)
  * page_cls[i] and page_delta[i] describe page i: its class and how many
  * pages back the run that holds it starts.  slab[i] is meaningful only for
  * the first page of a run.  Header pages are always marked used.
@@ -107,7 +108,12 @@ struct superslab {
 	uint32_t	nfree_pages;	/* pages not in any run */
 	uint32_t	chunk;		/* index in the chunk table */
 	struct superslab *next, *prev;	/* node's active list */
+	uint32_t	nr_dirty;	/* popcount(dirty_map) */
+	uint32_t	hdr_purged;	/* bit h: header page h purged (its slab[] entries all free) */
+	uint32_t	dirty_since;	/* os_now_ms() when a page was last given back */
 	uint64_t	page_map[HM_SS_PAGES / 64];	/* bit set: page in a run */
+	/* bit set: free page that was used since its last purge (still resident) */
+	uint64_t	dirty_map[HM_SS_PAGES / 64];
 	uint8_t		page_cls[HM_SS_PAGES];
 	uint8_t		page_delta[HM_SS_PAGES];
 	struct slab	slab[HM_SS_PAGES];
@@ -171,7 +177,9 @@ struct hm_node {
 	uint32_t	next_chunk;	/* chunks [0, next_chunk) were ever used */
 	uint32_t	lowest_free;	/* no free chunk below this one */
 	uint32_t	nr_ss;		/* committed superslabs */
-	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* ... by page tier */
+	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* of which on each enum hm_tier */
+	uint32_t	dirty_pages;	/* sum of nr_dirty over the node's superslabs */
+	uint32_t	purge_due;	/* os_now_ms() of the next purge worth a look */
 	struct central	central[HM_NCLASS];
 } __cacheline_aligned;
 

@@ -320,4 +320,38 @@ static inline const char *bench_verify_allocator(const char *prog)
 	return got;
 }
 
+/* ------------------------------------- the allocator's own system calls */
+
+#include "hakmem.h"
+
+/*
+ * System calls the allocator itself has made so far (its statistics), or
+ * -1 when the allocator is not hakmem (or has no counters).  Looked up with
+ * dlsym, so the workloads run unchanged under every allocator.
+ */
+static inline long bench_alloc_syscalls(void)
+{
+	int (*get)(struct hakmem_stats *, size_t);
+	struct hakmem_stats st;
+
+	*(void **)&get = dlsym(RTLD_DEFAULT, "hakmem_stats_get");
+	if (!get || get(&st, sizeof(st)) < (int)sizeof(st) || !st.counters)
+		return -1;
+	return (long)st.syscalls;
+}
+
+/* Resident set size of this process now, in KiB (/proc/self/statm). */
+static inline long bench_rss_kib(void)
+{
+	long pages = -1, rss = -1;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * 4;
+}
+
 #endif /* HAKMEM_BENCH_H */

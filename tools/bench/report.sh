@@ -95,7 +95,9 @@ function fmt(v) {
 		return sprintf("%.0f", v)
 	if (v >= 1)
 		return sprintf("%.2f", v)
-	return sprintf("%.3f", v)
+	if (v >= 0.01 || v == 0)
+		return sprintf("%.3f", v)
+	return sprintf("%.2g", v)
 }
 
 function cell(id, a, k,    m, r) {

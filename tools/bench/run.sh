@@ -53,6 +53,9 @@ FE_WORKLOADS="seed manythreads manythreads-2"
 FE_LABELS="hakmem-mmcid hakmem-fallback"
 LP_LABELS="mimalloc-lp hakmem-hugetlb"
 BENCH_HUGETLB_PAGES=${BENCH_HUGETLB_PAGES:-256}
+# Workloads that also run under each hakmem profile (HAKMEM_PROFILE).
+PROFILE_WORKLOADS="seed freeheap"
+PROFILES="hakmem-fast hakmem-balanced hakmem-lean"
 
 lib=""
 bindir=""
@@ -180,6 +183,9 @@ pool_set() {	# pool_set LABEL
 	esac 2>/dev/null
 }
 trap 'echo "$pool_saved" >$pool_file 2>/dev/null' EXIT
+for p in $PROFILES; do
+	LIB[$p]=$lib
+done
 
 # Workloads.
 workloads=""
@@ -208,8 +214,8 @@ done
 workloads=$runnable
 [ -n "$workloads" ] || die "nothing to run"
 
-# The large-page and hakmem front-end columns appear when one of their
-# workloads runs.
+# The large-page, hakmem front-end and profile columns appear when one of
+# their workloads runs.
 columns="$labels"
 for id in $workloads; do
 	case " $LP_WORKLOADS " in
@@ -219,6 +225,11 @@ done
 for id in $workloads; do
 	case " $FE_WORKLOADS " in
 	*" $id "*) columns="$columns $FE_LABELS"; break ;;
+	esac
+done
+for id in $workloads; do
+	case " $PROFILE_WORKLOADS " in
+	*" $id "*) columns="$columns $PROFILES"; break ;;
 	esac
 done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -265,6 +276,9 @@ allocs_for() { # ID: allocator labels that run workload ID
 	esac
 	case " $FE_WORKLOADS " in
 	*" $1 "*) a="$a $FE_LABELS" ;;
+	esac
+	case " $PROFILE_WORKLOADS " in
+	*" $1 "*) a="$a $PROFILES" ;;
 	esac
 	echo "$a"
 }
@@ -393,6 +407,13 @@ cmdline="tools/bench/run.sh$([ "$mode" = quick ] && echo " --quick") --reps $rep
 mins=$(((t_end - t_start + 59) / 60))
 
 page="$out/performance.md"
+# Sections below this marker are written by hand (with the commands that
+# produced their figures) and kept when the page is written again.
+keep_marker="<!-- run.sh keeps everything below this line -->"
+kept=""
+if [ -f "$page" ] && grep -qxF "$keep_marker" "$page"; then
+	kept=$(awk -v m="$keep_marker" '$0 == m { on = 1 } on' "$page")
+fi
 {
 	cat <<EOF
 # Performance
@@ -471,6 +492,7 @@ EOF
 | ptrchase | 4M nodes of 64 bytes allocated one by one, linked in random order and walked once; allocation and walk timed apart (the walk is where 2 MiB pages show); page faults per MiB of nodes counted over the allocation (getrusage minflt) |
 | realloc_growth | 64 buffers grown by realloc in random steps (up to a quarter of their size) to 4 MiB, in random interleaving; 2 rounds |
 | churn | 2000 short-lived threads, 4 at a time, 1000 allocations each; 16 blocks of each freed by the main thread after it exits |
+| freeheap | 1 GiB of 16..256-byte blocks allocated, freed in random order, then the RSS sampled every 10 ms for a second: what the allocator keeps above the starting RSS (the live heap is empty) |
 | redis | Debian's redis-server, driven over 127.0.0.1 by redis-benchmark (-c 50 -P 16 -r 100000 -d 256; set, get, lpush, lpop, sadd, hset, mset; 50000 requests each); peak RSS is the server's |
 | python | Debian's python3 with PYTHONMALLOC=malloc on tools/bench/alloc_heavy.py (30000 records built, sorted, JSON round-trip, indexed; 2 rounds) |
 | sqlite | the sqlite3 shell: group-by, distinct, sort, temp table, index, join and update queries on a generated 150000-row database |
@@ -483,7 +505,13 @@ allocators.  Each run checks which object its malloc binds to (dladdr of
 malloc for the workloads, the dynamic loader's binding trace and
 /proc/PID/maps for the real programs); for glibc, libc.so.6 itself is
 preloaded, since Debian's redis-server otherwise uses the jemalloc it links.
+The hakmem-fast, hakmem-balanced and hakmem-lean columns are hakmem with
+\`HAKMEM_PROFILE\` set, on the seed and freeheap workloads only.
 EOF
+	if [ -n "$kept" ]; then
+		echo
+		echo "$kept"
+	fi
 } >"$page"
 
 echo

@@ -10,6 +10,10 @@
  * MINSZ..MAXSZ bytes.  Only the OPS loop is timed.  Prints:
  *
  *   seed ops=N ws=N minsz=N maxsz=N seed=N secs=S ops_per_sec=R
+ *        [loop_syscalls=N syscalls_per_op=R]
+ *
+ * The last two only under hakmem: the system calls the allocator made
+ * during the timed loop (from hakmem_stats_get()), start-up left out.
  */
 #include "bench.h"
 
@@ -24,7 +28,7 @@ int main(int argc, char **argv)
 	struct bench_rng rng;
 	struct bench_slot *slots;
 	double t0, t1;
-	long i;
+	long i, sys0, sys1;
 
 	bench_verify_allocator(prog);
 	if (ws < 1 || minsz < 1 || maxsz < minsz) {
@@ -38,6 +42,7 @@ int main(int argc, char **argv)
 
 	bench_slots_fill(prog, &rng, slots, ws, minsz, maxsz);
 
+	sys0 = bench_alloc_syscalls();
 	t0 = bench_now();
 	for (i = 0; i < ops; i++) {
 		struct bench_slot *s = &slots[bench_rng_below(&rng, (uint32_t)ws)];
@@ -48,12 +53,17 @@ int main(int argc, char **argv)
 		bench_slot_new(prog, s, sz);
 	}
 	t1 = bench_now();
+	sys1 = bench_alloc_syscalls();
 
 	bench_slots_free(prog, slots, ws);
 	free(slots);
 
-	printf("seed ops=%ld ws=%ld minsz=%ld maxsz=%ld seed=%ld secs=%.6f ops_per_sec=%.0f\n",
+	printf("seed ops=%ld ws=%ld minsz=%ld maxsz=%ld seed=%ld secs=%.6f ops_per_sec=%.0f",
 	       ops, ws, minsz, maxsz, seed, t1 - t0,
 	       (t1 - t0) > 0 ? (double)ops / (t1 - t0) : 0.0);
+	if (sys0 >= 0 && sys1 >= sys0)
+		printf(" loop_syscalls=%ld syscalls_per_op=%.3g", sys1 - sys0,
+		       ops ? (double)(sys1 - sys0) / (double)ops : 0.0);
+	printf("\n");
 	return 0;
 }

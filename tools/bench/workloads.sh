@@ -17,13 +17,13 @@
 BENCH_SRC=${BENCH_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 
 # Synthetic workloads (C programs of this directory) and real programs.
-BENCH_SYNTH="seed seed-ws8k seed-32k larson prodcons manythreads manythreads-2 ptrchase realloc_growth churn"
+BENCH_SYNTH="seed seed-ws8k seed-32k larson prodcons manythreads manythreads-2 ptrchase realloc_growth churn freeheap"
 BENCH_REAL="redis python sqlite gcc"
 BENCH_ALL="$BENCH_SYNTH $BENCH_REAL"
 # Programs to compile (tools/bench/<name>.c); keep in step with Makefile.
-BENCH_PROGS="seed larson prodcons manythreads ptrchase realloc_growth churn allocwho"
+BENCH_PROGS="seed larson prodcons manythreads ptrchase realloc_growth churn freeheap allocwho"
 
-BENCH_CFLAGS="-O2 -g -Wall -Wextra -pthread -I$BENCH_SRC/../include"
+BENCH_CFLAGS="-O2 -g -Wall -Wextra -pthread -I$BENCH_SRC/../include -I$BENCH_SRC/../../include"
 BENCH_LDLIBS="-lpthread -ldl -lm"
 
 # Interpreter of the python workload: Debian's, never a private install.
@@ -74,6 +74,9 @@ wl_args() {
 	churn:full) echo "2000 4 1000 16 2048 16 1" ;;
 	churn:quick) echo "800 4 1000 16 2048 16 1" ;;
 	churn:tiny) echo "20 4 100 16 2048 16 1" ;;
+	freeheap:full) echo "1024 16 256 1000 1" ;;
+	freeheap:quick) echo "256 16 256 1000 1" ;;
+	freeheap:tiny) echo "16 16 256 100 1" ;;
 	# redis: requests per redis-benchmark test
 	redis:full) echo 50000 ;;
 	redis:quick) echo 20000 ;;
@@ -98,8 +101,14 @@ wl_args() {
 # line as "key|label|unit|dir" (dir: hi = higher is better, lo = lower).
 wl_figures() {
 	case $1 in
-	seed | seed-ws8k | seed-32k | larson | prodcons | manythreads | manythreads-2)
+	seed)
+		echo "ops_per_sec|$1|ops/s|hi"
+		echo "syscalls_per_op|seed: allocator syscalls per op (timed loop)|calls/op|lo" ;;
+	seed-ws8k | seed-32k | larson | prodcons | manythreads | manythreads-2)
 		echo "ops_per_sec|$1|ops/s|hi" ;;
+	freeheap)
+		echo "excess_mb|freeheap: RSS kept 1 s after freeing it all|MiB|lo"
+		echo "free_secs|freeheap: time to free|s|lo" ;;
 	ptrchase)
 		echo "alloc_ns_per_node|ptrchase alloc|ns/node|lo"
 		echo "walk_ns_per_node|ptrchase walk|ns/node|lo"
@@ -157,6 +166,10 @@ alloc_env() {
 		A_PRELOAD=$2
 		A_EXPECT=$2
 		A_ENV="HAKMEM_HUGEPAGES=hugetlb" ;;
+	hakmem-fast | hakmem-balanced | hakmem-lean)
+		A_PRELOAD=$2
+		A_EXPECT=$2
+		A_ENV="HAKMEM_PROFILE=${1#hakmem-}" ;;
 	hakmem-*)
 		# hakmem with another per-CPU front end: hakmem-mmcid, hakmem-fallback
 		A_PRELOAD=$2

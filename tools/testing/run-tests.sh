@@ -8,11 +8,12 @@
 # same selftests with the per-CPU caches off), selftests-norseq and
 # selftests-fallback (selftests, stress and real programs again, with
 # glibc's rseq registration off so hakmem registers its own, and with the
-# locked fallback forced), stress, percpu (every front-end configuration:
-# modes, race injection, the generic-only build, valgrind), hugepages (the
-# page tiers read back from smaps, with a hugetlb pool reserved and
-# restored), numa-vm (a two-node qemu guest), preload (real
-# programs), bench-smoke.
+# locked fallback forced), stress (with a short soak), percpu (every
+# front-end configuration: modes, race injection, the generic-only build,
+# valgrind), hugepages (the page tiers read back from smaps, with a hugetlb
+# pool reserved and restored), numa-vm (a two-node qemu guest), preload
+# (real programs), command (the hakmem command and the statistics
+# formats), bench-smoke.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
 shift
@@ -73,6 +74,7 @@ part percpu "$srctree/tools/testing/stress/percpu-modes.sh"
 part hugepages "$srctree/tools/testing/hugepages/hugepages.sh"
 part numa-vm "$srctree/tools/testing/numa-vm/numa-vm.sh"
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
+part command $(find "$srctree/tools/testing/command" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 if [ -x "$srctree/tools/bench/smoke.sh" ]; then
 	part bench-smoke "$srctree/tools/bench/smoke.sh"
 fi

@@ -3,8 +3,10 @@
  * The back end (mm/superslab.c): page runs inside superslabs, superslabs
  * coming and going, run resizing, the chunk table.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -755,6 +757,176 @@ START_TEST(current_node_follows_the_cpu)
 }
 END_TEST
 
+/* ---- memory return (profiles) ---- */
+
+#define HDR_ALL_BUT_0	(((1u << HM_SS_HDR_PAGES) - 1) & ~1u)
+
+/* The header page holding the slab entry of page p. */
+static unsigned hdr_page_of(unsigned p)
+{
+	return (unsigned)((offsetof(struct superslab, slab) + p * sizeof(struct slab)) >>
+			  HM_PAGE_SHIFT);
+}
+
+START_TEST(balanced_marks_freed_pages_dirty_and_waits)
+{
+	struct slab *a, *b;
+	struct superslab *ss;
+
+	ck_assert_int_eq(hm_opt.purge_delay_ms, 2000);
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);
+	ck_assert_uint_eq(ss->nr_dirty, 10);
+	ck_assert_uint_eq(hm_heap.node[0].dirty_pages, 10);
+	ss_purge_tick(0);			/* not idle long enough */
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	/* Taking the pages again makes them clean (in use). */
+	a = ss_alloc_pages(0, 4, 1, CLS_A);
+	ck_assert_ptr_eq(slab_ss(a), ss);
+	ck_assert_uint_eq(ss->nr_dirty, 6);
+	unit_check_node(0);
+	ss_free_pages(a);
+	ss_free_pages(b);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(lean_purges_at_once_and_releases_empty_superslabs)
+{
+	struct slab *a, *b;
+	struct superslab *ss;
+
+	hm_opt.purge_delay_ms = 0;
+	hm_opt.reserve_ss = 0;
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 20, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);
+	/* The run, and the header pages whose slab entries are all free. */
+	ck_assert_uint_eq(ss->hdr_purged, HDR_ALL_BUT_0);
+	ck_assert_uint_eq(fake_os.calls.purge, 1 + HM_SS_HDR_PAGES - 1);
+	ck_assert_uint_eq(ss->nr_dirty, 0);
+	ck_assert_uint_eq(unit_stat(ST_PURGED_PAGES), HM_STATS_ENABLED ? 10 + HM_SS_HDR_PAGES - 1 : 0);
+	unit_check_node(0);
+	ss_free_pages(b);			/* empty: released whole, no purge */
+	ck_assert_uint_eq(fake_os.calls.purge, HM_SS_HDR_PAGES);
+	ck_assert_uint_eq(fake_os.calls.decommit, 1);
+	ck_assert_ptr_eq(fake_os.last_decommit, ss);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	ck_assert_uint_eq(hm_heap.node[0].dirty_pages, 0);
+	unit_check_node(0);
+}
+END_TEST
+
+START_TEST(delayed_purge_happens_on_a_later_slow_path)
+{
+	struct slab *a, *b;
+	struct superslab *ss;
+
+	hm_opt.purge_delay_ms = 30;
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	usleep(60 * 1000);			/* the coarse clock ticks every few ms */
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 1 + HM_SS_HDR_PAGES - 1);
+	ck_assert_uint_eq(ss->nr_dirty, 0);
+	unit_check_node(0);
+	ss_free_pages(b);
+}
+END_TEST
+
+START_TEST(fast_keeps_everything_but_trim_returns_it)
+{
+	struct slab *s[3][2], *a, *b;
+
+	hm_opt.purge_delay_ms = -1;
+	hm_opt.reserve_ss = HM_RESERVE_ALL;
+	for (unsigned i = 0; i < 3; i++)
+		take_whole_ss(0, s[i]);
+	for (unsigned i = 0; i < 3; i++)
+		give_whole_ss(s[i]);
+	ck_assert_uint_eq(hm_heap.node[0].nr_empty, 3);
+	ck_assert_uint_eq(fake_os.calls.decommit, 0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss_free_pages(a);
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	unit_check_node(0);
+	/* malloc_trim: every empty superslab released, the dirty pages purged. */
+	ck_assert_uint_gt(ss_trim(0), 2 * HM_SS_SIZE);
+	ck_assert_uint_eq(fake_os.calls.decommit, 2);
+	/* Two runs (a's pages, the tail the other runs left) and header pages. */
+	ck_assert_uint_eq(fake_os.calls.purge, 2 + HM_SS_HDR_PAGES - 1);
+	ck_assert_uint_eq(hm_heap.node[0].dirty_pages, 0);
+	unit_check_node(0);
+	ss_free_pages(b);
+}
+END_TEST
+
+START_TEST(header_pages_of_live_slab_entries_are_never_purged)
+{
+	struct slab *fill, *live, *gone, *again;
+	struct superslab *ss;
+	unsigned h;
+
+	hm_opt.purge_delay_ms = 0;
+	fill = ss_alloc_pages(0, 200, 1, CLS_A);	/* pages 6..205 */
+	live = ss_alloc_pages(0, 3, 1, CLS_A);		/* 206..208 */
+	gone = ss_alloc_pages(0, 4, 1, CLS_A);
+	ss = slab_ss(live);
+	h = hdr_page_of(slab_first_page(live));
+	ck_assert_uint_gt(h, 0);
+	ss_free_pages(fill);
+	ss_free_pages(gone);
+	ck_assert_uint_eq(ss->hdr_purged & (1u << h), 0);
+	ck_assert_uint_ne(ss->hdr_purged, 0);
+	ck_assert_uint_eq(live->npages, 3);		/* its entry survived */
+	unit_check_node(0);
+	/* A new run whose entry lies on a purged header page takes it back. */
+	ck_assert_uint_ne(ss->hdr_purged & (1u << hdr_page_of(128)), 0);
+	again = ss_alloc_pages(0, 1, 128, CLS_B);
+	ck_assert_uint_eq(slab_first_page(again), 128);
+	ck_assert_uint_eq(ss->hdr_purged & (1u << hdr_page_of(128)), 0);
+	ck_assert_uint_eq(again->npages, 1);
+	ck_assert_uint_eq(again->cls, CLS_B);
+	unit_check_node(0);
+	ss_free_pages(again);
+	ss_free_pages(live);
+}
+END_TEST
+
+START_TEST(growing_a_run_over_dirty_pages_cleans_them)
+{
+	struct slab *a, *b;
+
+	a = ss_alloc_pages(0, 4, 1, PAGE_CLS_LARGE);
+	b = ss_alloc_pages(0, 8, 1, PAGE_CLS_LARGE);
+	ck_assert_uint_eq(slab_first_page(b), slab_first_page(a) + 4);
+	ss_free_pages(b);
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 8);
+	ck_assert(ss_resize_pages(a, 10));	/* over six dirty pages */
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 2);
+	unit_check_node(0);
+	ck_assert(ss_resize_pages(a, 3));	/* shrinking dirties the tail */
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 9);
+	unit_check_node(0);
+	hm_opt.purge_delay_ms = 0;		/* lean: the tail goes at once */
+	ck_assert(ss_resize_pages(a, 2));
+	ck_assert_uint_eq(slab_ss(a)->nr_dirty, 0);
+	ck_assert_uint_eq(fake_os.calls.purge, 1 + HM_SS_HDR_PAGES - 1);
+	unit_check_node(0);
+	ss_free_pages(a);
+}
+END_TEST
+
 static Suite *superslab_suite(void)
 {
 	Suite *s = suite_create("superslab");
@@ -774,6 +946,12 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, node1_runs_live_in_node1);
 	tcase_add_test(runs, commit_tier_is_recorded);
 	tcase_add_test(runs, random_runs_keep_the_invariants);
+	tcase_add_test(runs, balanced_marks_freed_pages_dirty_and_waits);
+	tcase_add_test(runs, lean_purges_at_once_and_releases_empty_superslabs);
+	tcase_add_test(runs, delayed_purge_happens_on_a_later_slow_path);
+	tcase_add_test(runs, fast_keeps_everything_but_trim_returns_it);
+	tcase_add_test(runs, growing_a_run_over_dirty_pages_cleans_them);
+	tcase_add_test(runs, header_pages_of_live_slab_entries_are_never_purged);
 	tcase_add_test(chunks, chunks_first_fit_and_aligned);
 	tcase_add_test(chunks, chunks_random_against_first_fit);
 	tcase_add_test(chunks, chunk_claim_all_or_nothing);

@@ -17,8 +17,9 @@
 __attribute__((constructor(101))) static void unit_env(void)
 {
 	static const char *const defaults[] = {
-		"HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_HUGEPAGES", "HAKMEM_NUMA",
-		"HAKMEM_RESERVE_SS", "HAKMEM_PERCPU",
+		"HAKMEM_PROFILE", "HAKMEM_STATS", "HAKMEM_VERBOSE", "HAKMEM_HUGEPAGES",
+		"HAKMEM_NUMA", "HAKMEM_PURGE_DELAY_MS", "HAKMEM_SPARE_SLABS",
+		"HAKMEM_PCPU_MAX", "HAKMEM_SLAB_MIN_KB", "HAKMEM_RESERVE_SS", "HAKMEM_PERCPU",
 	};
 	char gb[16];
 
@@ -173,6 +174,18 @@ void unit_check_ss(const struct superslab *ss)
 	unit_assert(ss->nfree_pages + unit_popcount_map(ss) == HM_SS_PAGES,
 		      "superslab %p: nfree_pages %u + popcount(page_map) %u != %lu",
 		      (void *)ss, ss->nfree_pages, unit_popcount_map(ss), HM_SS_PAGES);
+	{
+		unsigned dirty = 0;
+
+		for (unsigned w = 0; w < HM_SS_PAGES / 64; w++) {
+			unit_assert(!(ss->dirty_map[w] & ss->page_map[w]),
+				      "superslab %p: pages in use marked dirty (word %u: %#lx)",
+				      (void *)ss, w, ss->dirty_map[w] & ss->page_map[w]);
+			dirty += (unsigned)__builtin_popcountl(ss->dirty_map[w]);
+		}
+		unit_assert(dirty == ss->nr_dirty, "superslab %p: nr_dirty %u, dirty_map has %u",
+			      (void *)ss, ss->nr_dirty, dirty);
+	}
 	for (p = 0; p < HM_SS_HDR_PAGES; p++) {
 		unit_assert(unit_page_used(ss, p), "superslab %p: header page %u free", (void *)ss, p);
 		unit_assert(ss->page_cls[p] == PAGE_CLS_HDR,
@@ -210,7 +223,7 @@ void unit_check_node(unsigned node)
 {
 	struct hm_node *nd = &hm_heap.node[node];
 	const struct superslab *ss, *prev = NULL;
-	unsigned on_list = 0, empty = 0, committed = 0;
+	unsigned on_list = 0, empty = 0, committed = 0, dirty = 0;
 	uint32_t n = unit_chunks_per_node();
 
 	for (ss = nd->active; ss; prev = ss, ss = ss->next) {
@@ -247,6 +260,7 @@ void unit_check_node(unsigned node)
 		if ((e & CHUNK_KIND_MASK) == CHUNK_SS) {
 			ss = unit_ss(node, i);
 			committed++;
+			dirty += ss->nr_dirty;
 			unit_check_ss(ss);
 			if (ss->state == SS_FULL)
 				unit_assert(ss->nfree_pages == 0, "node %u: FULL superslab %p has %u free pages",
@@ -266,6 +280,11 @@ void unit_check_node(unsigned node)
 	}
 	unit_assert(committed == nd->nr_ss, "node %u: nr_ss %u, chunk table has %u superslabs",
 		      node, nd->nr_ss, committed);
+	unit_assert(dirty == nd->dirty_pages, "node %u: dirty_pages %u, superslabs have %u",
+		      node, nd->dirty_pages, dirty);
+	unit_assert(nd->nr_ss_tier[HM_TIER_HUGETLB] + nd->nr_ss_tier[HM_TIER_THP] +
+		    nd->nr_ss_tier[HM_TIER_4K] == nd->nr_ss,
+		    "node %u: superslabs by tier do not add up to %u", node, nd->nr_ss);
 }
 
 struct slab *unit_slab_of(const void *p)
