@@ -328,7 +328,6 @@ static struct superslab *ss_new(unsigned node)
 	}
 	hm_stat_inc(tier == HM_TIER_HUGETLB ? ST_SS_HUGETLB :
 		    tier == HM_TIER_THP ? ST_SS_THP : ST_SS_4K);
-	nd->nr_ss_tier[tier]++;
 	/* Fresh memory is zero: only the non-zero fields need writing. */
 	ss->magic = HM_SS_MAGIC;
 	ss->node = (uint16_t)node;
