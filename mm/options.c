@@ -61,7 +61,7 @@ static const struct option_desc options[] = {
 	  "free pages idle this long (ms) are purged; never (-1): kept" },
 	{ "HAKMEM_SPARE_SLABS", &hm_opt.spare_slabs, { 2, 2, 1 }, 0, 64, NULL,
 	  "empty slabs kept per class and node on the central list" },
-	{ "HAKMEM_PCPU_MAX", &hm_opt.pcpu_max, { HM_PCPU_MAX_OBJECTS, HM_PCPU_MAX_OBJECTS, 16 },
+	{ "HAKMEM_PCPU_MAX", &hm_opt.pcpu_max, { HM_PCPU_MAX_OBJECTS, HM_PCPU_MAX_OBJECTS, 32 },
 	  HM_PCPU_MIN_OBJECTS, HM_PCPU_MAX_OBJECTS, NULL,
 	  "objects at most per class in each per-CPU cache" },
 	{ "HAKMEM_SLAB_MIN_KB", &hm_opt.slab_min_kb, { 16, 16, 4 }, 4, 16, NULL,
