@@ -25,6 +25,30 @@
 #define RACE_DELAY(reg, label)
 #endif
 
+/*
+ * Enter the section named name (its descriptor .L<name>_cs, start label
+ * .L<name>_start) on cache idx: zero-extend the unsigned arguments, point
+ * rseq_cs at the descriptor, then, inside, check that the thread runs on
+ * idx and the caches are open.  Leaves the cache's address in %rax.
+ */
+#define SECTION_ENTER(name)					\
+	movl	%esi, %esi;					\
+	movl	%ecx, %ecx;					\
+	movq	hm_fe+HM_FE_IDX(%rip), %r9;			\
+	movq	hm_fe+HM_FE_CS(%rip), %r8;			\
+	testq	%r8, %r8;					\
+	jz	.L##name##_fail;				\
+	leaq	.L##name##_cs(%rip), %rax;			\
+	movq	%rax, %fs:(%r8);				\
+.L##name##_start:						\
+	movl	%fs:(%r9), %eax;				\
+	cmpl	%eax, %edi;					\
+	jne	.L##name##_fail;				\
+	cmpl	hm_fe+HM_FE_NR(%rip), %eax;			\
+	jae	.L##name##_fail;				\
+	shlq	$HM_PCPU_SHIFT, %rax;				\
+	addq	hm_fe+HM_FE_BASE(%rip), %rax
+
 	.text
 
 /* rdi = idx, rsi = cls, rdx = objs, rcx = n */
@@ -32,22 +56,7 @@
 	.hidden	arch_pcpu_push_batch
 	.type	arch_pcpu_push_batch, @function
 arch_pcpu_push_batch:
-	movl	%esi, %esi
-	movl	%ecx, %ecx
-	movq	hm_fe+HM_FE_IDX(%rip), %r9
-	movq	hm_fe+HM_FE_CS(%rip), %r8
-	testq	%r8, %r8
-	jz	.Lpush_fail
-	leaq	.Lpush_cs(%rip), %rax
-	movq	%rax, %fs:(%r8)
-.Lpush_start:
-	movl	%fs:(%r9), %eax
-	cmpl	%eax, %edi
-	jne	.Lpush_fail
-	cmpl	hm_fe+HM_FE_NR(%rip), %eax
-	jae	.Lpush_fail
-	shlq	$HM_PCPU_SHIFT, %rax
-	addq	hm_fe+HM_FE_BASE(%rip), %rax		/* rax = cache */
+	SECTION_ENTER(push)
 	RACE_DELAY(%r10d, .Lpush_race)
 	movq	(%rax,%rsi,8), %r10			/* r10 = header */
 	movzwl	%r10w, %r11d				/* r11 = top */
@@ -80,22 +89,7 @@ arch_pcpu_push_batch:
 	.hidden	arch_pcpu_pop_batch
 	.type	arch_pcpu_pop_batch, @function
 arch_pcpu_pop_batch:
-	movl	%esi, %esi
-	movl	%ecx, %ecx
-	movq	hm_fe+HM_FE_IDX(%rip), %r9
-	movq	hm_fe+HM_FE_CS(%rip), %r8
-	testq	%r8, %r8
-	jz	.Lpop_fail
-	leaq	.Lpop_cs(%rip), %rax
-	movq	%rax, %fs:(%r8)
-.Lpop_start:
-	movl	%fs:(%r9), %eax
-	cmpl	%eax, %edi
-	jne	.Lpop_fail
-	cmpl	hm_fe+HM_FE_NR(%rip), %eax
-	jae	.Lpop_fail
-	shlq	$HM_PCPU_SHIFT, %rax
-	addq	hm_fe+HM_FE_BASE(%rip), %rax		/* rax = cache */
+	SECTION_ENTER(pop)
 	RACE_DELAY(%r10d, .Lpop_race)
 	movq	(%rax,%rsi,8), %r10			/* r10 = header */
 	movzwl	%r10w, %r11d				/* r11 = top */

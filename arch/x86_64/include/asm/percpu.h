@@ -61,6 +61,22 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 	"jmp %l[" fail "]\n\t"						\
 	".popsection\n\t"
 
+/*
+ * Steps 0-2 of a section, shared by pop and push: on entry %[c] holds
+ * hm_fe.idx_off and %[top] hm_fe.cs_off; on exit %[c] is this CPU's cache.
+ */
+#define RSEQ_ASM_ENTER							\
+	"test %[top], %[top]\n\t"					\
+	"jz %l[fail]\n\t"						\
+	"lea .Lrseq_cs%=(%%rip), %[w]\n\t"				\
+	"mov %[w], %%fs:(%[top])\n"					\
+	".Lrseq_start%=:\n\t"						\
+	"movl %%fs:(%[c]), %k[c]\n\t"					\
+	"cmpl %[nr], %k[c]\n\t"					\
+	"jae %l[fail]\n\t"						\
+	"shl $" hm_str(HM_PCPU_SHIFT) ", %[c]\n\t"			\
+	"add %[base], %[c]\n\t"
+
 /* Optional delay inside the sections, to widen races in stress builds. */
 #ifdef HM_RSEQ_RACE
 #define RSEQ_ASM_RACE	"mov $" hm_str(HM_RSEQ_RACE) ", %k[w]\n"		\
@@ -81,16 +97,7 @@ arch_pcpu_pop(unsigned long cls)
 
 	/* c and top carry the two offsets in, then serve as scratch. */
 	__asm__ __volatile__ goto (
-		"test %[top], %[top]\n\t"
-		"jz %l[fail]\n\t"
-		"lea .Lrseq_cs%=(%%rip), %[w]\n\t"
-		"mov %[w], %%fs:(%[top])\n"
-		".Lrseq_start%=:\n\t"
-		"movl %%fs:(%[c]), %k[c]\n\t"
-		"cmpl %[nr], %k[c]\n\t"
-		"jae %l[fail]\n\t"
-		"shl $" hm_str(HM_PCPU_SHIFT) ", %[c]\n\t"
-		"add %[base], %[c]\n\t"
+		RSEQ_ASM_ENTER
 		RSEQ_ASM_RACE
 		"mov (%[c],%[cls],8), %[w]\n\t"
 		"movzwl %w[w], %k[top]\n\t"
@@ -125,16 +132,7 @@ arch_pcpu_push(unsigned long cls, void *p, unsigned node)
 	unsigned long c = (unsigned long)hm_fe.idx_off, top = (unsigned long)hm_fe.cs_off, w;
 
 	__asm__ __volatile__ goto (
-		"test %[top], %[top]\n\t"
-		"jz %l[fail]\n\t"
-		"lea .Lrseq_cs%=(%%rip), %[w]\n\t"
-		"mov %[w], %%fs:(%[top])\n"
-		".Lrseq_start%=:\n\t"
-		"movl %%fs:(%[c]), %k[c]\n\t"
-		"cmpl %[nr], %k[c]\n\t"
-		"jae %l[fail]\n\t"
-		"shl $" hm_str(HM_PCPU_SHIFT) ", %[c]\n\t"
-		"add %[base], %[c]\n\t"
+		RSEQ_ASM_ENTER
 		"cmpl %[node], " hm_str(HM_PCPU_NODE) "(%[c])\n\t"
 		"jne %l[fail]\n\t"
 		RSEQ_ASM_RACE
