@@ -26,6 +26,7 @@
 #include <linux/membarrier.h>
 
 #include "hakmem/internal.h"
+#include <asm/rseq-abi.h>
 
 #ifndef PR_SET_VMA
 #define PR_SET_VMA		0x53564d41
@@ -40,7 +41,6 @@
 
 struct os_caps os_caps;
 
-#define OS_RSEQ_SIG		0x53053053
 #ifndef AT_RSEQ_FEATURE_SIZE
 #define AT_RSEQ_FEATURE_SIZE	27
 #endif
@@ -236,7 +236,7 @@ void os_probe(void)
 	os_caps.rseq_glibc = 0;
 	if (&__rseq_offset && &__rseq_size && __rseq_size > 0) {
 		volatile int *cpu = (volatile int *)((char *)__builtin_thread_pointer() +
-						     __rseq_offset + 4);
+						     __rseq_offset + RSEQ_OFF_CPU_ID);
 
 		if (*cpu >= 0) {
 			os_caps.rseq_glibc = 1;
@@ -463,7 +463,7 @@ int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len)
 int os_rseq_register(void *area, unsigned len)
 {
 	int saved = errno;
-	long r = syscall(SYS_rseq, area, len, 0, OS_RSEQ_SIG);
+	long r = syscall(SYS_rseq, area, len, 0, RSEQ_SIG);
 	int err = r ? -errno : 0;
 
 	hm_stat_inc(ST_SYS_OTHER);

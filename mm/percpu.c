@@ -50,6 +50,7 @@
 #include <string.h>
 #include "hakmem/internal.h"
 #include "hakmem/percpu.h"
+#include <asm/rseq-abi.h>
 
 struct hm_front hm_fe;
 
@@ -105,6 +106,9 @@ static long tp_off(const void *p)
 	return (const char *)p - (const char *)__builtin_thread_pointer();
 }
 
+/* What an alloc slow path returns when the thread has no cache to use. */
+#define NO_CACHE	((void *)1)
+
 static unsigned half_cap(unsigned cls)
 {
 	return MAX(1u, (unsigned)hm_class[cls].pcpu_cap / 2u);
@@ -119,28 +123,24 @@ static bool rseq_mode(void)
 
 void pcpu_set_cpu_source(bool rseq)
 {
-	if (rseq && os_caps.rseq_glibc)
-		hm_fe.cpu_off = os_caps.rseq_glibc_off + 4;
+	if (rseq && pc.area != AREA_NONE)
+		hm_fe.cpu_off = pc.area_off + RSEQ_OFF_CPU_ID;
+	else if (rseq && os_caps.rseq_glibc)
+		hm_fe.cpu_off = os_caps.rseq_glibc_off + RSEQ_OFF_CPU_ID;
 	else
 		hm_fe.cpu_off = tp_off(&no_cpu);
 }
 
+/* The CPU from hm_fe.cpu_off (the rseq area in use, if any), else getcpu. */
 unsigned pcpu_current_cpu(void)
 {
 	unsigned n = hm_heap.nr_cpus, cpu;
 
-	if (pc.area != AREA_NONE) {
-		cpu = (unsigned)pcpu_tp_read_int(pc.area_off + 4);
-		if (cpu < n)
-			return cpu;
-	}
-	if (hm_fe.cpu_off) {
-		cpu = pcpu_cpu_raw();
-		if (cpu < n)
-			return cpu;
-	}
 	if (!n)
 		return 0;
+	cpu = pcpu_cpu_raw();
+	if (cpu < n)
+		return cpu;
 	return (unsigned)os_getcpu() % n;
 }
 
@@ -150,7 +150,7 @@ unsigned pcpu_current_node(void)
 		return 0;
 	if (pc.area != AREA_NONE && pc.node_id) {
 		/* rseq's node_id is the raw node: map it like cpu_node[]. */
-		unsigned node = (unsigned)pcpu_tp_read_int(pc.area_off + 20);
+		unsigned node = (unsigned)pcpu_tp_read_int(pc.area_off + RSEQ_OFF_NODE_ID);
 
 		if (node < os_caps.nr_nodes) {
 			node = os_caps.node_home[node];
@@ -215,7 +215,7 @@ static bool rseq_area_setup(void)
 	} else {
 		return false;
 	}
-	pc.node_id = os_caps.rseq_feature_size >= 28;
+	pc.node_id = os_caps.rseq_feature_size >= RSEQ_FEATURE_MM_CID;
 	return true;
 #else
 	return false;
@@ -292,8 +292,9 @@ int pcpu_setup(void)
 		cache_init(pcpu_cache_at(i), node);
 	}
 	if (rseq_mode()) {
-		hm_fe.idx_off = pc.area_off + (mode == PCPU_RSEQ_MMCID ? 24 : 4);
-		hm_fe.cs_off = pc.area_off + 8;
+		hm_fe.idx_off = pc.area_off +
+				(mode == PCPU_RSEQ_MMCID ? RSEQ_OFF_MM_CID : RSEQ_OFF_CPU_ID);
+		hm_fe.cs_off = pc.area_off + RSEQ_OFF_RSEQ_CS;
 		pc.fence = os_rseq_fence_setup() == 0;
 	}
 	pc.nr_open = n;
@@ -309,7 +310,7 @@ void pcpu_open(void)
 /* ---- slow paths: rseq modes ---- */
 
 #ifdef PCPU_INLINE_RSEQ
-static void *rseq_alloc_slow(unsigned cls, unsigned *node)
+static void *rseq_alloc_slow(unsigned cls)
 {
 	void *buf[HM_PCPU_MAX_OBJECTS];
 
@@ -344,8 +345,7 @@ static void *rseq_alloc_slow(unsigned cls, unsigned *node)
 		add(&direct_alloc[cls], 1);
 		return p;
 	}
-	*node = pcpu_current_node();
-	return (void *)1;			/* no cache: go central */
+	return NO_CACHE;
 }
 
 /* Returns true when p found a home in a cache. */
@@ -372,7 +372,7 @@ static bool rseq_free_slow(unsigned cls, void *p, unsigned node)
 			return false;
 		}
 		h = READ_ONCE(c->hdr[cls]);
-		if (READ_ONCE(pcpu_slots(c)[pcpu_top(h) - 1]) == p)
+		if (pcpu_on_top(c, h, p))
 			hm_fatal("free(): double free detected", p);
 		if (pcpu_top(h) < c->lim[cls].hi)
 			continue;		/* not full: the push was aborted */
@@ -426,7 +426,7 @@ static void *generic_alloc_slow(unsigned cls, unsigned cpu)
 	void *p;
 
 	if (!c)
-		return (void *)1;
+		return NO_CACHE;
 	p = pcpu_cache_pop(c, cls);
 	if (!p) {
 		void **slot = pcpu_slots(c) + c->lim[cls].lo;
@@ -454,7 +454,7 @@ static bool generic_free_slow(unsigned cls, void *p, unsigned cpu)
 		return false;
 	slot = pcpu_slots(c);
 	top = pcpu_top(c->hdr[cls]);
-	if (slot[top - 1] == p) {
+	if (pcpu_on_top(c, c->hdr[cls], p)) {
 		pcpu_unlock(c);
 		hm_fatal("free(): double free detected", p);
 	}
@@ -477,31 +477,26 @@ static bool generic_free_slow(unsigned cls, void *p, unsigned cpu)
 
 void *pcpu_alloc_slow(unsigned cls)
 {
-	unsigned node = 0;
-	void *p = (void *)1;
+	void *p = NO_CACHE;
 
 	switch (hm_fe.mode) {
 #ifdef PCPU_INLINE_RSEQ
 	case PCPU_RSEQ_CPU:
 	case PCPU_RSEQ_MMCID:
-		p = rseq_alloc_slow(cls, &node);
+		p = rseq_alloc_slow(cls);
 		break;
 #endif
-	case PCPU_GENERIC: {
-		unsigned cpu = pcpu_current_cpu();
-
-		p = generic_alloc_slow(cls, cpu);
-		node = hm_heap.cpu_node[cpu];
+	case PCPU_GENERIC:
+		p = generic_alloc_slow(cls, pcpu_current_cpu());
+		break;
+	default:
 		break;
 	}
-	default:
-		node = pcpu_current_node();
-	}
-	if (p != (void *)1)
+	if (p != NO_CACHE)
 		return p;
 	/* No cache to use: straight from the central list. */
 	hm_stat_inc(ST_PCPU_BUSY);
-	if (central_alloc(node, cls, &p, 1) == 1) {
+	if (central_alloc(pcpu_current_node(), cls, &p, 1) == 1) {
 		add(&direct_alloc[cls], 1);
 		return p;
 	}

@@ -156,13 +156,22 @@ static __always_inline void *pcpu_cache_pop(struct pcpu_cache *c, unsigned cls)
 	return p;
 }
 
+/*
+ * Is p the object on top of the stack whose header is h?  (The commonest
+ * double free; an empty stack's top is its NULL guard slot.)
+ */
+static __always_inline bool pcpu_on_top(struct pcpu_cache *c, uint64_t h, const void *p)
+{
+	return pcpu_slots(c)[pcpu_top(h) - 1] == p;
+}
+
 /* False when full or when p is on top already (a double free). */
 static __always_inline bool pcpu_cache_push(struct pcpu_cache *c, unsigned long cls, void *p)
 {
 	uint64_t h = c->hdr[cls];
 	unsigned top = pcpu_top(h);
 
-	if (top == c->lim[cls].hi || pcpu_slots(c)[top - 1] == p)
+	if (top == c->lim[cls].hi || pcpu_on_top(c, h, p))
 		return false;
 	pcpu_race_delay();
 	pcpu_slots(c)[top] = p;
