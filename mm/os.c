@@ -291,14 +291,11 @@ int os_reserve(size_t len, size_t align, void **out)
  */
 static void name_range(void *addr, size_t len, int tier, unsigned node)
 {
-	static const char *const tier_name[HM_NR_TIERS] = {
-		[HM_TIER_HUGETLB] = "hugetlb", [HM_TIER_THP] = "thp", [HM_TIER_4K] = "4k",
-	};
 	char name[48];
 
 	if (!READ_ONCE(os_caps.vma_names) || tier == HM_TIER_HUGETLB)
 		return;
-	hm_snprintf(name, sizeof(name), "hakmem-%s-n%u", tier_name[tier], node);
+	hm_snprintf(name, sizeof(name), "hakmem-%s-n%u", hm_tier_name(tier), node);
 	hm_stat_inc(ST_SYS_OTHER);
 	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, len,
 		  (unsigned long)name) != 0 && errno == EINVAL)

@@ -31,11 +31,6 @@ static uint64_t stat_get(enum hm_stat_item i)
 }
 
 
-static const char *tier_name(int tier)
-{
-	return tier == HM_TIER_HUGETLB ? "hugetlb" : tier == HM_TIER_THP ? "thp" : "4k";
-}
-
 static const char *numa_name(void)
 {
 	if (hm_heap.nr_nodes == 1)
@@ -100,7 +95,7 @@ void stats_collect(struct hakmem_stats *st)
 		return;
 	copy_str(st->profile, sizeof(st->profile), options_profile_name());
 	copy_str(st->front_end, sizeof(st->front_end), pcpu_mode_name());
-	copy_str(st->first_tier, sizeof(st->first_tier), tier_name(hm_heap.tier));
+	copy_str(st->first_tier, sizeof(st->first_tier), hm_tier_name(hm_heap.tier));
 	copy_str(st->numa, sizeof(st->numa), numa_name());
 	st->nr_cpus = hm_heap.nr_cpus;
 	st->nr_nodes = hm_heap.nr_nodes;
@@ -167,8 +162,6 @@ void stats_collect(struct hakmem_stats *st)
 		st->central_bytes += c->central_objects * c->size;
 	}
 }
-
-static const char *const tier_names[HM_NR_TIERS] = { "hugetlb", "thp", "4k" };
 
 void stats_print(int fd)
 {
@@ -254,8 +247,9 @@ void stats_json(int fd)
 	     st.ss_committed[2]);
 	for (unsigned n = 0; n < st.nr_nodes && n < HAKMEM_STATS_NODES; n++)
 		emit(&s, "%s{\"node\": %u, \"%s\": %lu, \"%s\": %lu, \"%s\": %lu}", n ? ", " : "",
-		     n, tier_names[0], st.ss_node_tier[n][0], tier_names[1], st.ss_node_tier[n][1],
-		     tier_names[2], st.ss_node_tier[n][2]);
+		     n, hm_tier_name(HM_TIER_HUGETLB), st.ss_node_tier[n][HM_TIER_HUGETLB],
+		     hm_tier_name(HM_TIER_THP), st.ss_node_tier[n][HM_TIER_THP],
+		     hm_tier_name(HM_TIER_4K), st.ss_node_tier[n][HM_TIER_4K]);
 	emit(&s, "]}, \"memory_return\": {\"purges\": %lu, \"purged_bytes\": %lu, "
 	     "\"superslabs_purged\": %lu, \"superslabs_released\": %lu, \"dirty_bytes\": %lu, "
 	     "\"trims\": %lu}, ", st.purges, st.purged_bytes, st.ss_purged, st.ss_released,

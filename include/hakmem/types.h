@@ -50,6 +50,16 @@ enum hm_tier {
 	HM_NR_TIERS
 };
 
+/* The tier's name in statistics and mapping names. */
+static inline const char *hm_tier_name(int tier)
+{
+	static const char *const names[HM_NR_TIERS] = {
+		[HM_TIER_HUGETLB] = "hugetlb", [HM_TIER_THP] = "thp", [HM_TIER_4K] = "4k",
+	};
+
+	return (unsigned)tier < HM_NR_TIERS ? names[tier] : "?";
+}
+
 /* Special values of superslab.page_cls[] (size classes are 0..HM_NCLASS-1). */
 #define PAGE_CLS_LARGE		0xfd
 #define PAGE_CLS_HDR		0xfe
