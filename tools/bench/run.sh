@@ -214,23 +214,26 @@ done
 workloads=$runnable
 [ -n "$workloads" ] || die "nothing to run"
 
-# The large-page, hakmem front-end and profile columns appear when one of
-# their workloads runs.
+# Extra columns (large pages, hakmem's other front ends, its profiles) run
+# only on their own workloads.
+extras_for() { # ID: the extra allocator labels that run workload ID
+	local a=""
+	case " $LP_WORKLOADS " in *" $1 "*) a="$a$lp_labels" ;; esac
+	case " $FE_WORKLOADS " in *" $1 "*) a="$a $FE_LABELS" ;; esac
+	case " $PROFILE_WORKLOADS " in *" $1 "*) a="$a $PROFILES" ;; esac
+	echo "$a"
+}
+
+allocs_for() { # ID: allocator labels that run workload ID
+	echo "$labels $(extras_for "$1")"
+}
+
+# An extra column appears when one of its workloads runs.
 columns="$labels"
-for id in $workloads; do
-	case " $LP_WORKLOADS " in
-	*" $id "*) columns="$columns$lp_labels"; break ;;
-	esac
-done
-for id in $workloads; do
-	case " $FE_WORKLOADS " in
-	*" $id "*) columns="$columns $FE_LABELS"; break ;;
-	esac
-done
-for id in $workloads; do
-	case " $PROFILE_WORKLOADS " in
-	*" $id "*) columns="$columns $PROFILES"; break ;;
-	esac
+for l in $lp_labels $FE_LABELS $PROFILES; do
+	for id in $workloads; do
+		case " $(extras_for "$id") " in *" $l "*) columns="$columns $l"; break ;; esac
+	done
 done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -269,19 +272,6 @@ done
 
 # ------------------------------------------------------------- the runs
 
-allocs_for() { # ID: allocator labels that run workload ID
-	local a=$labels
-	case " $LP_WORKLOADS " in
-	*" $1 "*) a="$a$lp_labels" ;;
-	esac
-	case " $FE_WORKLOADS " in
-	*" $1 "*) a="$a $FE_LABELS" ;;
-	esac
-	case " $PROFILE_WORKLOADS " in
-	*" $1 "*) a="$a $PROFILES" ;;
-	esac
-	echo "$a"
-}
 
 total=0
 for id in $workloads; do
