@@ -7,9 +7,10 @@
  * per-CPU cache (include/hakmem/percpu.h).  Everything else happens one
  * layer down in a noinline function.
  *
- * free() finds everything from the address: the region by a subtraction,
- * the chunk kind by one table read, the superslab by a mask, the page's
- * class and slab by a shift and a table read.  A pointer that fails any
+ * free() finds everything from the address: its fast path reads the
+ * page's entry in the page table (a subtraction, a shift, one load); the
+ * slow paths find the chunk kind by one table read, the superslab by a
+ * mask, the page's class and slab by a shift and a table read.  A pointer that fails any
  * of those checks (outside the heap, a free or header page, not the start
  * of an object, a huge object's inner chunk) is reported by hm_fatal() and
  * the program is stopped: corrupting the heap silently is never an option.
@@ -23,8 +24,9 @@
 #include <string.h>
 #include "hakmem/internal.h"
 #include "hakmem/percpu.h"
+#include "hakmem/heap-fast.h"
 
-static __noinline void *small_slow(size_t n)
+__noinline void *hm_small_slow(size_t n)
 {
 	void *p;
 
@@ -36,7 +38,7 @@ static __noinline void *small_slow(size_t n)
 	return p;
 }
 
-static __noinline void *alloc_big(size_t n, size_t align, bool zero)
+__noinline void *hm_alloc_big(size_t n, size_t align, bool zero)
 {
 	void *p;
 
@@ -54,24 +56,9 @@ static __noinline void *alloc_big(size_t n, size_t align, bool zero)
 	return p;
 }
 
-/*
- * Fast path (a small request, a cache hit): size class from one table
- * read, then the per-CPU pop (an rseq section on x86_64).  gcc 12 -O2
- * lays it out first: 26 instructions to the first ret, 17 of them the pop.
- * fast-path budget hm_malloc: 28 (tools/testing/build/build.sh checks it)
- * With CONFIG_PCPU_RSEQ=n the generic trylocked pop: 40 instructions.
- * fast-path budget (generic) hm_malloc: 42
- */
 void *hm_malloc(size_t n)
 {
-	if (likely(n <= HM_SMALL_MAX)) {
-		void *p = pcpu_alloc(size_class(n));
-
-		if (likely(p))
-			return p;
-		return small_slow(n);
-	}
-	return alloc_big(n, HM_PAGE_SIZE, false);
+	return hm_malloc_inline(n);
 }
 
 /* What free() and realloc() learn about a pointer. */
@@ -126,7 +113,7 @@ static enum obj_kind classify(uintptr_t a, struct obj *o)
 	}
 }
 
-static __noinline void free_slow(void *p)
+__noinline void hm_free_slow(void *p)
 {
 	struct obj o;
 
@@ -148,38 +135,15 @@ static __noinline void free_slow(void *p)
 	}
 }
 
-/*
- * Fast path (a small object of the caller's node, room in the cache): the
- * pointer is checked before anything is written, so a pointer hakmem never
- * handed out cannot reach a cache: region (4 instructions), chunk kind (5),
- * page address and class (7), object start (11: slab offset, one multiply,
- * one compare; it also rejects pages of other kinds), home node (2), then
- * the push (23 with its double-free test).
- * gcc 12 -O2: 53 instructions to the first ret.
- * fast-path budget hm_free: 56 (tools/testing/build/build.sh checks it)
- * With CONFIG_PCPU_RSEQ=n the generic trylocked push: 64 instructions.
- * fast-path budget (generic) hm_free: 66
- */
+/* The slow push; p first, where free() received it. */
+__noinline void hm_free_small_slow(void *p, unsigned long code, unsigned node)
+{
+	pcpu_free_slow((unsigned)code - 1, p, node);
+}
+
 void hm_free(void *p)
 {
-	uintptr_t a = (uintptr_t)p, off = a - hm_heap.base;
-
-	if (likely(off < hm_heap.span && hm_heap.chunk[off >> HM_SS_SHIFT] == CHUNK_SS)) {
-		struct superslab *ss = ss_of(a);
-		unsigned long page = ss_page_of(a), cls = ss->page_cls[page];
-		uint32_t so = (uint32_t)((a & HM_PAGE_MASK) +
-			((uintptr_t)ss->page_delta[page] << HM_PAGE_SHIFT));
-		unsigned node = (unsigned)(off >> hm_heap.region_shift);
-
-		/* False for pages of large objects, headers and free pages too. */
-		if (likely(size_class_is_start(cls, so))) {
-			if (likely(pcpu_free(cls, p, node)))
-				return;
-			pcpu_free_slow((unsigned)cls, p, node);
-			return;
-		}
-	}
-	free_slow(p);
+	hm_free_inline(p);
 }
 
 size_t hm_usable_size(const void *p)
@@ -217,7 +181,7 @@ void *hm_calloc(size_t n, size_t size)
 			memset(p, 0, total);
 		return p;
 	}
-	return alloc_big(total, HM_PAGE_SIZE, true);
+	return hm_alloc_big(total, HM_PAGE_SIZE, true);
 }
 
 static void *move_object(void *p, size_t old, size_t n)
@@ -311,7 +275,7 @@ void *hm_memalign(size_t align, size_t n)
 			errno = ENOMEM;
 		return p;
 	}
-	return alloc_big(n ? n : 1, align, false);
+	return hm_alloc_big(n ? n : 1, align, false);
 }
 
 int hm_trim(size_t pad)

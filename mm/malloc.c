@@ -15,19 +15,21 @@
 
 #include "hakmem.h"
 #include "hakmem/internal.h"
+#include "hakmem/heap-fast.h"
 
 #ifndef HAKMEM_VERSION
 #define HAKMEM_VERSION "0.1.0"
 #endif
 
+/* These two carry the fast paths themselves (hakmem/heap-fast.h). */
 __public void *malloc(size_t n)
 {
-	return hm_malloc(n);
+	return hm_malloc_inline(n);
 }
 
 __public void free(void *p)
 {
-	hm_free(p);
+	hm_free_inline(p);
 }
 
 __public void *calloc(size_t n, size_t size)

@@ -382,12 +382,12 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 	return got;
 }
 
-int os_map_meta(size_t len, void **out)
+static int map_named(size_t len, int prot, int flags, void **out)
 {
 	int saved = errno, err;
 	void *m;
 
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	hm_stat_inc(ST_SYS_MMAP);
 	if (m == MAP_FAILED) {
 		err = -errno;
@@ -403,6 +403,32 @@ int os_map_meta(size_t len, void **out)
 	*out = m;
 	errno = saved;
 	return 0;
+}
+
+int os_map_meta(size_t len, void **out)
+{
+	return map_named(len, PROT_READ | PROT_WRITE, 0, out);
+}
+
+/*
+ * Read-only and unreserved: the untouched table costs neither memory nor
+ * commit charge, whatever the overcommit policy; only the pieces opened
+ * for committed superslabs count.
+ */
+int os_map_table(size_t len, void **out)
+{
+	return map_named(len, PROT_READ, MAP_NORESERVE, out);
+}
+
+int os_open_table(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	if (mprotect(addr, len, PROT_READ | PROT_WRITE) != 0)
+		err = -errno;
+	hm_stat_inc(ST_SYS_OTHER);
+	errno = saved;
+	return err;
 }
 
 int os_decommit(void *addr, size_t len)

@@ -90,9 +90,9 @@ void sizeclass_init(void)
 		sc->size = size;
 		sc->npages = slab_pages(size);
 		sc->capacity = sc->npages * HM_PAGE_SIZE / size;
-		hm_class_start.shift[c] = (uint8_t)tz;
-		hm_class_start.div[c].inv = inverse_odd(size >> tz);
-		hm_class_start.div[c].cap = sc->capacity;
+		hm_class_start.shift[c + 1] = (uint8_t)tz;
+		hm_class_start.div[c + 1].inv = inverse_odd(size >> tz);
+		hm_class_start.div[c + 1].cap = sc->capacity;
 		sc->span = sc->capacity * size;
 		cap = HM_PCPU_CLASS_BYTES / size;
 		cap = MAX(cap, HM_PCPU_MIN_OBJECTS);

@@ -12,8 +12,15 @@
  * A superslab is a committed chunk whose first HM_SS_HDR_PAGES pages hold
  * struct superslab.  Its other pages are handed out in runs: a slab of one
  * size class (mm/slab.c) or one large object (mm/large.c).  page_map has a
- * bit per page in a run; page_cls/page_delta let free() find the class and
- * the start of the run of any address with one shift and one table read.
+ * bit per page in a run; page_cls/page_delta let the slow paths find the
+ * class and the start of the run of any address with one shift and one
+ * table read.  free()'s fast path reads the page table instead
+ * (hm_heap.ptab, struct hm_pte): one entry per page of the whole span,
+ * written for the pages of slabs only, so one subtraction, one shift and
+ * one load give it the class, the node and the slab of any heap address.
+ * The table is mapped read-only (it reads as zero and costs nothing) and
+ * opened read-write PTAB_OPEN_CHUNKS chunks at a time, before the first
+ * superslab among them is committed.
  *
  * Superslab states:  ACTIVE (on node->active, has free pages)
  *                    FULL   (no free page, on no list)
@@ -99,7 +106,7 @@ int heap_setup(void)
 	unsigned nodes = os_caps.nr_nodes && hm_opt.numa != OS_NUMA_OFF ? os_caps.nr_nodes : 1;
 	unsigned shift = HM_REGION_SHIFT_MAX;
 	size_t want = (size_t)hm_opt.region_gb << 30;
-	void *base = NULL, *meta;
+	void *base = NULL, *meta, *meta2;
 	size_t chunk_bytes, node_bytes, cpu_bytes;
 	int err = -1;
 
@@ -127,6 +134,10 @@ int heap_setup(void)
 	err = os_map_meta(chunk_bytes + node_bytes + cpu_bytes, &meta);
 	if (err)
 		return err;
+	err = os_map_table((hm_heap.span >> HM_PAGE_SHIFT) * sizeof(struct hm_pte), &meta2);
+	if (err)
+		return err;
+	hm_heap.ptab = meta2;
 	hm_heap.chunk = meta;
 	hm_heap.node = (struct hm_node *)((char *)meta + chunk_bytes);
 	hm_heap.cpu_node = (uint16_t *)((char *)meta + chunk_bytes + node_bytes);
@@ -310,6 +321,31 @@ static void ss_list_del(struct superslab **head, struct superslab *ss)
 	ss->next = ss->prev = NULL;
 }
 
+/*
+ * Make the page table writable for the group of PTAB_OPEN_CHUNKS chunks
+ * around chunk idx (whole groups keep the mapping in few pieces) and clear
+ * the chunk's entries.  The call is cheap to repeat: it is made for every
+ * superslab committed, which is rare next to the objects it serves.
+ */
+#define PTAB_OPEN_CHUNKS	64u
+#define PTES_PER_CHUNK		(1u << (HM_SS_SHIFT - HM_PAGE_SHIFT))
+
+static int ptab_open(uint32_t idx)
+{
+	size_t first = (size_t)(idx & ~(PTAB_OPEN_CHUNKS - 1)) * PTES_PER_CHUNK;
+	size_t end = first + (size_t)PTAB_OPEN_CHUNKS * PTES_PER_CHUNK;
+	size_t total = hm_heap.span >> HM_PAGE_SHIFT;
+	int err;
+
+	end = MIN(end, total);
+	err = os_open_table(hm_heap.ptab + first, (end - first) * sizeof(struct hm_pte));
+	if (err)
+		return err;
+	memset(hm_heap.ptab + (size_t)idx * PTES_PER_CHUNK, 0,
+	       PTES_PER_CHUNK * sizeof(struct hm_pte));
+	return 0;
+}
+
 static struct superslab *ss_new(unsigned node)
 {
 	struct hm_node *nd = &hm_heap.node[node];
@@ -321,7 +357,8 @@ static struct superslab *ss_new(unsigned node)
 	if (idx < 0)
 		return NULL;
 	ss = (struct superslab *)chunk_addr((uint32_t)idx);
-	tier = heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
+	/* The page table first: a commit is harder to undo. */
+	tier = ptab_open((uint32_t)idx) ?: heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
 	if (tier < 0) {
 		chunk_free((uint32_t)idx, 1);
 		return NULL;
@@ -434,6 +471,21 @@ static void undirty(struct superslab *ss, unsigned first, unsigned n)
 	node_of_ss(ss)->dirty_pages -= cleared;
 }
 
+/* Pages [from, to) of the run at page first take the run's page-table entry. */
+static void set_ptes(struct superslab *ss, unsigned first, unsigned from, unsigned to,
+		     unsigned cls)
+{
+	uintptr_t start = ss_page_addr(ss, first);
+	struct hm_pte e = { .code = (uint8_t)obj_code(cls), .node = ss->node,
+			    .slab = (uint32_t)start };
+	struct hm_pte *pte = hm_pte_of(ss_page_addr(ss, from));
+
+	if (cls >= HM_NCLASS)
+		return;			/* only slabs have entries */
+	for (unsigned i = 0; i < to - from; i++)
+		pte[i] = e;
+}
+
 static void mark_run(struct superslab *ss, unsigned first, unsigned n, unsigned cls)
 {
 	undirty(ss, first, n);
@@ -442,6 +494,7 @@ static void mark_run(struct superslab *ss, unsigned first, unsigned n, unsigned 
 		ss->page_cls[p] = (uint8_t)cls;
 		ss->page_delta[p] = (uint8_t)(p - first);
 	}
+	set_ptes(ss, first, first, first + n, cls);
 }
 
 static void clear_run(struct superslab *ss, unsigned first, unsigned n)
@@ -453,6 +506,7 @@ static void clear_run(struct superslab *ss, unsigned first, unsigned n)
 		ss->page_cls[p] = PAGE_CLS_FREE;
 		ss->page_delta[p] = 0;
 	}
+	memset(hm_pte_of(ss_page_addr(ss, first)), 0, n * sizeof(struct hm_pte));
 	/*
 	 * Hugetlb pages go back whole only.  Dirty pages are tracked in every
 	 * profile (malloc_trim purges them); the clock is read only when a
@@ -726,6 +780,7 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 				ss->page_delta[p] = (uint8_t)(p - first);
 				ss->page_cls[p] = s->cls;
 			}
+			set_ptes(ss, first, first + old, first + npages, s->cls);
 			ss->nfree_pages -= npages - old;
 			if (!ss->nfree_pages && ss->state != SS_FULL) {
 				ss_list_del(&nd->active, ss);

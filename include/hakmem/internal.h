@@ -43,6 +43,12 @@ static __always_inline unsigned hm_node_of(uintptr_t p)
 	return (unsigned)((p - hm_heap.base) >> hm_heap.region_shift);
 }
 
+/* The page-table entry of heap address p (p inside the span). */
+static __always_inline struct hm_pte *hm_pte_of(uintptr_t p)
+{
+	return &hm_heap.ptab[(p - hm_heap.base) >> HM_PAGE_SHIFT];
+}
+
 static __always_inline struct superslab *ss_of(uintptr_t p)
 {
 	return (struct superslab *)(p & ~HM_SS_MASK);

@@ -74,6 +74,13 @@ int os_commit(void *addr, size_t len, int tier, unsigned node);
 /* Map len bytes of zeroed read-write memory for hakmem's own metadata. */
 int os_map_meta(size_t len, void **out);
 
+/*
+ * The page table's range: len bytes read-only (they read as zero and cost
+ * no memory), then made writable piece by piece with os_open_table().
+ */
+int os_map_table(size_t len, void **out);
+int os_open_table(void *addr, size_t len);
+
 /* Give [addr, addr+len) back: contents dropped, range stays reserved. */
 int os_decommit(void *addr, size_t len);
 

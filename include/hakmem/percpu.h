@@ -8,6 +8,7 @@
  *
  *   pcpu_alloc(cls)          pop an object of class cls, or NULL: slow path
  *   pcpu_free(cls, p, node)  push p, or false: slow path
+ *   pcpu_free_code(k, ...)   the same with object code k = cls + 1
  *
  * and the slow paths in mm/percpu.c.  There are two implementations of the
  * pop and push, chosen once at start-up for the whole process (enum
@@ -237,6 +238,16 @@ static __always_inline bool pcpu_free(unsigned long cls, void *p, unsigned node)
 		pcpu_unlock(c);
 	}
 	return done;
+#endif
+}
+
+/* pcpu_free() with the object code (class + 1) of free()'s page table. */
+static __always_inline bool pcpu_free_code(unsigned long code, void *p, unsigned node)
+{
+#ifdef PCPU_INLINE_RSEQ
+	return arch_pcpu_push_code(code, p, node);
+#else
+	return pcpu_free(code - 1, p, node);
 #endif
 }
 

@@ -38,20 +38,32 @@ static __always_inline unsigned size_class(size_t n)
 	return size_class_small(n);
 }
 
-/*
- * Does offset off inside a slab of page class cls start one of its
- * objects?  For a multiple of the size the rotated product is the object's
- * index, for anything else it is above UINT32_MAX / size, so one compare
- * with the capacity tests "multiple" and "inside the slab"; a page that
- * holds no small objects (cls a PAGE_CLS_* code) has capacity 0 here.
- */
-static __always_inline int size_class_is_start(unsigned long cls, uint32_t off)
+/* Object code of a page class: c + 1 for size class c, 0 for the rest. */
+static __always_inline unsigned long obj_code(unsigned long cls)
 {
-	uint32_t q = off * hm_class_start.div[cls].inv;
-	unsigned s = hm_class_start.shift[cls];
+	return cls < HM_NCLASS ? cls + 1 : 0;
+}
+
+/*
+ * Does offset off inside a slab of object code k start one of its objects?
+ * For a multiple of the size the rotated product is the object's index, for
+ * anything else it is above UINT32_MAX / size, so one compare with the
+ * capacity tests "multiple" and "inside the slab"; code 0 (no size class)
+ * has capacity 0 here.
+ */
+static __always_inline int obj_code_is_start(unsigned long k, uint32_t off)
+{
+	uint32_t q = off * hm_class_start.div[k].inv;
+	unsigned s = hm_class_start.shift[k];
 
 	q = (q >> s) | (q << ((32 - s) & 31));
-	return q < hm_class_start.div[cls].cap;
+	return q < hm_class_start.div[k].cap;
+}
+
+/* The same for a page class byte (a size class or a PAGE_CLS_* code). */
+static __always_inline int size_class_is_start(unsigned long cls, uint32_t off)
+{
+	return obj_code_is_start(obj_code(cls), off);
 }
 
 void sizeclass_init(void);

@@ -140,12 +140,13 @@ struct superslab {
  * with one multiply: rotr32(off * div_inv, div_shift) <= div_lim.
  */
 /*
- * struct class_start - the object-start test of every page class, packed
+ * struct class_start - the object-start test of every size class, packed
  * so the free fast path reaches it from one base address:
- *   rotr32(off * div[c].inv, shift[c]) < div[c].cap
- * holds exactly when off is k * size with k < capacity.  Indexed by the
- * page's class byte: the rows of PAGE_CLS_* codes have cap 0, so one test
- * also says "this page holds small objects".
+ *   rotr32(off * div[k].inv, shift[k]) < div[k].cap
+ * holds exactly when off is j * size with j < capacity.  Indexed by object
+ * code k: class c has code c + 1, and every other code (0, what an unused
+ * page-table entry holds) has cap 0, so one test also says "this page
+ * holds small objects".
  */
 struct class_start {
 	struct {
@@ -153,6 +154,23 @@ struct class_start {
 		uint32_t cap;		/* objects per slab; 0 for non-class codes */
 	}		div[256];
 	uint8_t		shift[256];	/* trailing zero bits of size */
+};
+
+/*
+ * struct hm_pte - what free() needs of a heap page, in one 8-byte entry of
+ * hm_heap.ptab (one per page of the reserved span).  Only pages of slabs
+ * have one: code is the object code of the slab's class (class + 1), node
+ * its superslab's node, slab the low 32 bits of the slab's first address,
+ * so (uint32_t)p - slab is p's offset in the slab.  Every other page reads
+ * as zero: code 0 fails the object-start test and sends free() to its slow
+ * path.  Written (whole, one store) under the node lock before the slab's
+ * first object is handed out and cleared when its pages are given back.
+ */
+struct hm_pte {
+	uint8_t		code;
+	uint8_t		rsvd;
+	uint16_t	node;
+	uint32_t	slab;
 };
 
 struct size_class {
@@ -204,6 +222,7 @@ struct hm_heap {
 	unsigned	nr_nodes;
 	unsigned	nr_cpus;	/* possible CPUs; 0 until start-up is done */
 	uint32_t	*chunk;		/* chunk table, all nodes back to back */
+	struct hm_pte	*ptab;		/* page table: an entry per page of span */
 	struct hm_node	*node;		/* nr_nodes entries */
 	uint16_t	*cpu_node;	/* nr_cpus entries */
 	int		tier;		/* enum hm_tier superslabs try first */

@@ -51,6 +51,7 @@ void fake_os_reset(void)
 	fake_os.reserve_exact_align = 1;
 	fake_os.fail_reserve = fake_os.fail_commit = fake_os.fail_move = 0;
 	fake_os.fail_decommit = fake_os.fail_map_meta = fake_os.lose_move = 0;
+	fake_os.fail_map_table = fake_os.fail_open_table = 0;
 	fake_os.fail_reserve_all = 0;
 	fake_os.quiet = 0;
 	fake_os.expect_abort = NULL;
@@ -136,15 +137,12 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 	return fake_os.tier > tier ? fake_os.tier : tier;
 }
 
-int os_map_meta(size_t len, void **out)
+static int fake_map(size_t len, int prot, int flags, void **out)
 {
 	int saved = errno, err;
 	void *m;
 
-	fake_os.calls.map_meta++;
-	if (injected(&fake_os.fail_map_meta))
-		return -ENOMEM;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (m == MAP_FAILED) {
 		err = -errno;
 		errno = saved;
@@ -153,6 +151,31 @@ int os_map_meta(size_t len, void **out)
 	*out = m;
 	errno = saved;
 	return 0;
+}
+
+int os_map_meta(size_t len, void **out)
+{
+	fake_os.calls.map_meta++;
+	if (injected(&fake_os.fail_map_meta))
+		return -ENOMEM;
+	return fake_map(len, PROT_READ | PROT_WRITE, 0, out);
+}
+
+/* As the real one: read-only until opened, so a stray write faults. */
+int os_map_table(size_t len, void **out)
+{
+	fake_os.calls.map_table++;
+	if (injected(&fake_os.fail_map_table))
+		return -ENOMEM;
+	return fake_map(len, PROT_READ, MAP_NORESERVE, out);
+}
+
+int os_open_table(void *addr, size_t len)
+{
+	fake_os.calls.open_table++;
+	if (injected(&fake_os.fail_open_table))
+		return -ENOMEM;
+	return mprotect(addr, len, PROT_READ | PROT_WRITE) ? -errno : 0;
 }
 
 int os_decommit(void *addr, size_t len)

@@ -36,7 +36,8 @@
 #define FAKE_NR_NODES	2
 
 struct fake_os_calls {
-	unsigned long	probe, reserve, commit, map_meta, decommit, purge, move;
+	unsigned long	probe, reserve, commit, map_meta, map_table, open_table;
+	unsigned long	decommit, purge, move;
 	unsigned long	getcpu, getnode, write, abort;
 };
 
@@ -51,6 +52,8 @@ struct fake_os {
 	unsigned	fail_move;
 	unsigned	fail_decommit;
 	unsigned	fail_map_meta;
+	unsigned	fail_map_table;
+	unsigned	fail_open_table;
 	int		quiet;			/* os_write only records */
 	const char	*expect_abort;		/* os_abort: the last message must
 						 * contain this, else _exit(99) */

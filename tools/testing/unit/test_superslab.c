@@ -468,6 +468,39 @@ START_TEST(chunk_claim_all_or_nothing)
 }
 END_TEST
 
+/*
+ * The page table is opened before the commit: when that fails nothing is
+ * committed and the chunk is free again; a freed slab's entries are gone.
+ */
+START_TEST(page_table_follows_slabs)
+{
+	struct slab *s;
+	struct hm_pte *e;
+
+	fake_os.fail_open_table = 1;
+	ck_assert_ptr_null(ss_alloc_pages(0, 1, 1, CLS_A));
+	ck_assert_uint_eq(fake_os.calls.open_table, 1);
+	ck_assert_uint_eq(fake_os.calls.commit, 0);
+	ck_assert_uint_eq(unit_chunk_kind(0, 0), CHUNK_FREE);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 0);
+	unit_check_node(0);
+
+	s = ss_alloc_pages(0, 3, 1, CLS_A);
+	ck_assert_ptr_nonnull(s);
+	e = hm_pte_of(slab_start(s) + 2 * HM_PAGE_SIZE + 100);
+	ck_assert_uint_eq(e->code, CLS_A + 1);
+	ck_assert_uint_eq(e->slab, (uint32_t)slab_start(s));
+	ck_assert_uint_eq((uint32_t)(slab_start(s) + 2 * HM_PAGE_SIZE + 100) - e->slab,
+			  2 * HM_PAGE_SIZE + 100);
+	/* Pages of large objects and headers have none. */
+	ck_assert_uint_eq(hm_pte_of((uintptr_t)slab_ss(s))->code, 0);
+	unit_check_node(0);
+	ss_free_pages(s);
+	ck_assert_uint_eq(e->code, 0);
+	unit_check_node(0);
+}
+END_TEST
+
 START_TEST(commit_failure_leaks_nothing)
 {
 	struct slab *s;
@@ -946,6 +979,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, node1_runs_live_in_node1);
 	tcase_add_test(runs, commit_tier_is_recorded);
 	tcase_add_test(runs, random_runs_keep_the_invariants);
+	tcase_add_test(runs, page_table_follows_slabs);
 	tcase_add_test(runs, balanced_marks_freed_pages_dirty_and_waits);
 	tcase_add_test(runs, lean_purges_at_once_and_releases_empty_superslabs);
 	tcase_add_test(runs, delayed_purge_happens_on_a_later_slow_path);

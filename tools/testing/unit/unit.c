@@ -186,6 +186,22 @@ void unit_check_ss(const struct superslab *ss)
 		unit_assert(dirty == ss->nr_dirty, "superslab %p: nr_dirty %u, dirty_map has %u",
 			      (void *)ss, ss->nr_dirty, dirty);
 	}
+	/* free()'s page table says what page_cls/page_delta say, for slabs only. */
+	for (p = 0; p < HM_SS_PAGES; p++) {
+		const struct hm_pte *e = hm_pte_of(ss_page_addr(ss, p));
+		unsigned cls = ss->page_cls[p];
+		uint32_t slab = (uint32_t)ss_page_addr(ss, p - ss->page_delta[p]);
+
+		if (cls < HM_NCLASS)
+			unit_assert(e->code == cls + 1 && e->node == ss->node && e->slab == slab,
+				      "superslab %p: page %u of class %u has entry code %u node %u "
+				      "slab %#x, want %u %u %#x", (void *)ss, p, cls, e->code,
+				      e->node, e->slab, cls + 1, ss->node, slab);
+		else
+			unit_assert(!e->code && !e->node && !e->slab,
+				      "superslab %p: page %u (code %#x) has a page-table entry",
+				      (void *)ss, p, cls);
+	}
 	for (p = 0; p < HM_SS_HDR_PAGES; p++) {
 		unit_assert(unit_page_used(ss, p), "superslab %p: header page %u free", (void *)ss, p);
 		unit_assert(ss->page_cls[p] == PAGE_CLS_HDR,

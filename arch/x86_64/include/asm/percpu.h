@@ -124,10 +124,12 @@ fail:
  * Push p (of class cls, homed on node) on this CPU's cache.  False when
  * the cache is full, is another node's, already has p on top (a double
  * free: the slow path reports it), the thread has no usable cache index,
- * or the section aborted.
+ * or the section aborted.  The class arrives as cls + bias: free() passes
+ * the object code of its page-table entry (class + 1) and the displacements
+ * take the one back, so the fast path spends no instruction on it.
  */
 static inline __attribute__((always_inline)) int
-arch_pcpu_push(unsigned long cls, void *p, unsigned node)
+__arch_pcpu_push(unsigned long cls, void *p, unsigned node, const long bias)
 {
 	unsigned long c = (unsigned long)hm_fe.idx_off, top = (unsigned long)hm_fe.cs_off, w;
 
@@ -136,25 +138,39 @@ arch_pcpu_push(unsigned long cls, void *p, unsigned node)
 		"cmpl %[node], " hm_str(HM_PCPU_NODE) "(%[c])\n\t"
 		"jne %l[fail]\n\t"
 		RSEQ_ASM_RACE
-		"mov (%[c],%[cls],8), %[w]\n\t"
+		"mov %c[hdr](%[c],%[cls],8), %[w]\n\t"
 		"movzwl %w[w], %k[top]\n\t"
-		"cmpw %w[top], " hm_str(HM_PCPU_LIM) "+2(%[c],%[cls],4)\n\t"
+		"cmpw %w[top], %c[lim](%[c],%[cls],4)\n\t"
 		"je %l[fail]\n\t"
 		"cmp %[p], -8(%[c],%[top],8)\n\t"
 		"je %l[fail]\n\t"
 		"mov %[p], (%[c],%[top],8)\n\t"
 		"add $" hm_str(HM_PCPU_PUSH_ADD) ", %[w]\n\t"
-		"mov %[w], (%[c],%[cls],8)\n"
+		"mov %[w], %c[hdr](%[c],%[cls],8)\n"
 		".Lrseq_post%=:\n\t"
 		RSEQ_ASM_CS(".Lrseq_start%=", ".Lrseq_post%=", ".Lrseq_abort%=", "fail")
 		: [c] "+&r"(c), [w] "=&r"(w), [top] "+&r"(top)
 		: [cls] "r"(cls), [p] "r"(p), [node] "r"(node),
-		  [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base)
+		  [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base),
+		  [hdr] "i"(-8 * bias), [lim] "i"(HM_PCPU_LIM + 2 - 4 * bias)
 		: "memory", "cc"
 		: fail);
 	return 1;
 fail:
 	return 0;
+}
+
+static inline __attribute__((always_inline)) int
+arch_pcpu_push(unsigned long cls, void *p, unsigned node)
+{
+	return __arch_pcpu_push(cls, p, node, 0);
+}
+
+/* The same with the object code (class + 1) of a page-table entry. */
+static inline __attribute__((always_inline)) int
+arch_pcpu_push_code(unsigned long code, void *p, unsigned node)
+{
+	return __arch_pcpu_push(code, p, node, 1);
 }
 
 /*
