@@ -186,6 +186,59 @@ START_TEST(full_superslab_then_a_new_one)
 }
 END_TEST
 
+/*
+ * 506 usable pages hold 126 runs of 4 and leave 2: such a superslab serves
+ * no run asked for so far and leaves the active list (TIGHT), until a page
+ * comes back or a shorter run is asked for.
+ */
+START_TEST(tight_superslabs_leave_the_active_list)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	struct slab *first = NULL, *s;
+	struct superslab *ss;
+
+	ck_assert_uint_eq(HM_SS_USABLE_PAGES % 4, 2);
+	for (unsigned i = 0; i < HM_SS_USABLE_PAGES / 4; i++) {
+		s = ss_alloc_pages(0, 4, 1, CLS_A);
+		ck_assert_ptr_nonnull(s);
+		if (!first)
+			first = s;
+		ck_assert_ptr_eq(slab_ss(s), slab_ss(first));
+	}
+	ss = slab_ss(first);
+	ck_assert_uint_eq(nd->min_run, 4);
+	ck_assert_uint_eq(ss->nfree_pages, 2);
+	ck_assert_uint_eq(ss->state, SS_TIGHT);
+	ck_assert_ptr_null(nd->active);
+	ck_assert_ptr_eq(nd->tight, ss);
+	unit_check_node(0);
+
+	/* The next run takes a new superslab without looking at the tight one. */
+	s = ss_alloc_pages(0, 4, 1, CLS_A);
+	ck_assert_ptr_ne(slab_ss(s), ss);
+	ck_assert_ptr_eq(nd->active, slab_ss(s));
+	unit_check_node(0);
+
+	/* A run given back: active again, and the fullest, so used first. */
+	ss_free_pages(first);
+	ck_assert_uint_eq(ss->state, SS_ACTIVE);
+	ck_assert_ptr_null(nd->tight);
+	unit_check_node(0);
+	first = ss_alloc_pages(0, 4, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(first), ss);
+	ck_assert_uint_eq(ss->state, SS_TIGHT);
+	unit_check_node(0);
+
+	/* A shorter run than any before: the tight one competes again, and wins. */
+	s = ss_alloc_pages(0, 2, 1, CLS_B);
+	ck_assert_uint_eq(nd->min_run, 2);
+	ck_assert_ptr_eq(slab_ss(s), ss);
+	ck_assert_uint_eq(ss->state, SS_FULL);
+	ck_assert_ptr_null(nd->tight);
+	unit_check_node(0);
+}
+END_TEST
+
 START_TEST(empty_superslabs_beyond_the_reserve_are_released)
 {
 	struct slab *s[3][2];
@@ -937,6 +990,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, runs_are_carved_first_fit);
 	tcase_add_test(runs, runs_honour_alignment);
 	tcase_add_test(runs, full_superslab_then_a_new_one);
+	tcase_add_test(runs, tight_superslabs_leave_the_active_list);
 	tcase_add_test(runs, empty_superslabs_beyond_the_reserve_are_released);
 	tcase_add_test(runs, no_reserve_releases_every_empty_superslab);
 	tcase_add_test(runs, resize_grows_into_free_neighbours_only);
