@@ -322,6 +322,58 @@ static void ss_list_del(struct superslab **head, struct superslab *ss)
 	ss->next = ss->prev = NULL;
 }
 
+/*
+ * Hugetlb superslabs are committed ahead, several per mmap, once a node
+ * has a few.  Each hugetlb mmap sets up a hugetlbfs file and a VMA of its
+ * own: 25 us for 2 MiB against 80 us for 32 MiB here, so one per
+ * superslab was 3 ms of the 85 ms ptrchase takes to allocate 256 MiB of
+ * nodes, where mimalloc maps 32 MiB at a time.  A batch is half the node's
+ * hugetlb superslabs, at most SS_AHEAD_MAX, so the pool pages reserved and
+ * not yet used stay a fraction of those in use; the chunks wait as
+ * CHUNK_READY in [ready, ready_end) and ss_trim() gives them back.  A
+ * batch the pool cannot reserve turns batching off for the node: its
+ * superslabs are then committed one by one, each falling back on its own.
+ */
+#define SS_AHEAD_MIN	4	/* hugetlb superslabs a node has before it batches */
+#define SS_AHEAD_MAX	16	/* chunks per batch: 32 MiB */
+
+static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
+{
+	uint32_t have = nd->nr_ss_tier[HM_TIER_HUGETLB], n;
+	size_t len;
+	int64_t now;
+	void *addr;
+	long idx;
+	int got;
+
+	if (nd->ready < nd->ready_end)
+		return nd->ready++;
+	if (hm_heap.tier != HM_TIER_HUGETLB || nd->ahead_off || have < SS_AHEAD_MIN)
+		return -1;
+	n = MIN(have / 2, SS_AHEAD_MAX);
+	len = (size_t)n << HM_SS_SHIFT;
+	idx = chunk_alloc(node, n, 1);
+	if (idx < 0)
+		return -1;
+	addr = (void *)chunk_addr((uint32_t)idx);
+	got = os_commit(addr, len, HM_TIER_HUGETLB, node);
+	if (got != HM_TIER_HUGETLB) {
+		if (got >= 0)
+			os_decommit(addr, len);
+		chunk_free((uint32_t)idx, n);
+		nd->ahead_off = true;
+		return -1;
+	}
+	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
+	if (now > READ_ONCE(hm_gauge.committed_peak))
+		WRITE_ONCE(hm_gauge.committed_peak, now);
+	for (uint32_t i = 1; i < n; i++)
+		hm_heap.chunk[idx + i] = CHUNK_READY;
+	nd->ready = (uint32_t)idx + 1;
+	nd->ready_end = (uint32_t)idx + n;
+	return idx;
+}
+
 static struct superslab *ss_new(unsigned node)
 {
 	struct hm_node *nd = &hm_heap.node[node];
@@ -329,14 +381,20 @@ static struct superslab *ss_new(unsigned node)
 	long idx;
 	int tier;
 
-	idx = chunk_alloc(node, 1, 1);
-	if (idx < 0)
-		return NULL;
-	ss = (struct superslab *)chunk_addr((uint32_t)idx);
-	tier = heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
-	if (tier < 0) {
-		chunk_free((uint32_t)idx, 1);
-		return NULL;
+	idx = ss_chunk_ahead(nd, node);
+	if (idx >= 0) {
+		ss = (struct superslab *)chunk_addr((uint32_t)idx);
+		tier = HM_TIER_HUGETLB;
+	} else {
+		idx = chunk_alloc(node, 1, 1);
+		if (idx < 0)
+			return NULL;
+		ss = (struct superslab *)chunk_addr((uint32_t)idx);
+		tier = heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
+		if (tier < 0) {
+			chunk_free((uint32_t)idx, 1);
+			return NULL;
+		}
 	}
 	hm_stat_inc(tier == HM_TIER_HUGETLB ? ST_SS_HUGETLB :
 		    tier == HM_TIER_THP ? ST_SS_THP : ST_SS_4K);
@@ -806,6 +864,14 @@ size_t ss_trim(unsigned node)
 	size_t released = 0;
 
 	hm_lock(&nd->lock);
+	if (nd->ready < nd->ready_end) {
+		uint32_t n = nd->ready_end - nd->ready;
+
+		heap_decommit((void *)chunk_addr(nd->ready), (size_t)n << HM_SS_SHIFT);
+		chunk_free(nd->ready, n);
+		released += (size_t)n << HM_SS_SHIFT;
+		nd->ready = nd->ready_end = 0;
+	}
 	for (ss = nd->active; ss; ss = next) {
 		next = ss->next;
 		if (ss->nfree_pages == HM_SS_USABLE_PAGES) {

@@ -36,6 +36,7 @@ enum chunk_kind {
 	CHUNK_HUGE	= 2,	/* first chunk of a huge object */
 	CHUNK_CONT	= 3,	/* a following chunk of a huge object */
 	CHUNK_LOST	= 4,	/* lost to a foreign mapping; never used again */
+	CHUNK_READY	= 5,	/* committed ahead on hugetlb, not yet a superslab */
 };
 #define CHUNK_KIND_BITS		3
 #define CHUNK_KIND_MASK		((1u << CHUNK_KIND_BITS) - 1)
@@ -186,6 +187,8 @@ struct hm_node {
 	struct superslab *active;	/* superslabs with free pages */
 	struct superslab *tight;	/* free pages too few for any run asked for */
 	uint32_t	min_run;	/* shortest run ever asked for here; 0: none yet */
+	uint32_t	ready, ready_end;	/* CHUNK_READY chunks: [ready, ready_end) */
+	bool		ahead_off;	/* a batch did not fit the pool: one by one */
 	uint32_t	nr_empty;	/* superslabs on active with every page free */
 	uintptr_t	base;		/* start of the region */
 	uint32_t	next_chunk;	/* chunks [0, next_chunk) were ever used */
