@@ -64,7 +64,8 @@
  * object in it is live.
  *
  * fork(): the node locks are taken in node order before fork and released
- * (parent) or reset (child) after it; the child inherits a consistent heap.
+ * (parent) or reset (child) after it; the child inherits a consistent heap
+ * and gives up the hugetlb chunks committed ahead (ss_fork_child()).
  */
 #include <stddef.h>
 #include <string.h>
@@ -857,6 +858,18 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 	return ok;
 }
 
+/* Give the node's ready chunks back (node lock held, or the fork child). */
+static void drop_ready(struct hm_node *nd)
+{
+	uint32_t n = nd->ready_end - nd->ready;
+
+	if (!n)
+		return;
+	heap_decommit((void *)chunk_addr(nd->ready), (size_t)n << HM_SS_SHIFT);
+	chunk_free(nd->ready, n);
+	nd->ready = nd->ready_end = 0;
+}
+
 size_t ss_trim(unsigned node)
 {
 	struct hm_node *nd = &hm_heap.node[node];
@@ -864,14 +877,8 @@ size_t ss_trim(unsigned node)
 	size_t released = 0;
 
 	hm_lock(&nd->lock);
-	if (nd->ready < nd->ready_end) {
-		uint32_t n = nd->ready_end - nd->ready;
-
-		heap_decommit((void *)chunk_addr(nd->ready), (size_t)n << HM_SS_SHIFT);
-		chunk_free(nd->ready, n);
-		released += (size_t)n << HM_SS_SHIFT;
-		nd->ready = nd->ready_end = 0;
-	}
+	released += (size_t)(nd->ready_end - nd->ready) << HM_SS_SHIFT;
+	drop_ready(nd);
 	for (ss = nd->active; ss; ss = next) {
 		next = ss->next;
 		if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
@@ -899,8 +906,16 @@ void ss_fork_parent(void)
 		hm_unlock(&hm_heap.node[n].lock);
 }
 
+/*
+ * The child gives up the ready chunks: hugetlb reservations of private
+ * mappings stay with the parent, so a ready chunk would fault in the child
+ * on whatever the pool has left, and die of SIGBUS when that is nothing.
+ * Superslabs that exist were faulted whole when they were made.
+ */
 void ss_fork_child(void)
 {
-	for (unsigned n = 0; n < hm_heap.nr_nodes; n++)
+	for (unsigned n = 0; n < hm_heap.nr_nodes; n++) {
 		hm_lock_reset(&hm_heap.node[n].lock);
+		drop_ready(&hm_heap.node[n]);
+	}
 }
