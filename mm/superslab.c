@@ -332,7 +332,8 @@ static void ss_list_del(struct superslab **head, struct superslab *ss)
  * hugetlb superslabs, at most SS_AHEAD_MAX, so the pool pages reserved and
  * not yet used stay a fraction of those in use; the chunks wait as
  * CHUNK_READY in [ready, ready_end) and ss_trim() gives them back.  A
- * batch the pool cannot reserve turns batching off for the node: its
+ * batch the pool cannot reserve leaves its range untouched
+ * (os_commit_hugetlb()) and turns batching off for the node: its
  * superslabs are then committed one by one, each falling back on its own.
  */
 #define SS_AHEAD_MIN	4	/* hugetlb superslabs a node has before it batches */
@@ -345,7 +346,6 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 	int64_t now;
 	void *addr;
 	long idx;
-	int got;
 
 	if (nd->ready < nd->ready_end)
 		return nd->ready++;
@@ -357,10 +357,7 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 	if (idx < 0)
 		return -1;
 	addr = (void *)chunk_addr((uint32_t)idx);
-	got = os_commit(addr, len, HM_TIER_HUGETLB, node);
-	if (got != HM_TIER_HUGETLB) {
-		if (got >= 0)
-			os_decommit(addr, len);
+	if (os_commit_hugetlb(addr, len, node) < 0) {
 		chunk_free((uint32_t)idx, n);
 		nd->ahead_off = true;
 		return -1;
