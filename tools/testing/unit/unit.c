@@ -280,6 +280,12 @@ void unit_check_node(unsigned node)
 			else
 				unit_assert(ss->nfree_pages > 0, "node %u: superslab %p without free pages in state %u",
 					      node, (void *)ss, ss->state);
+		} else if ((e & CHUNK_KIND_MASK) == CHUNK_READY) {
+			uint32_t g = node * n + i;
+
+			unit_assert(g >= nd->ready && g < nd->ready_end,
+				    "node %u: ready chunk %u outside [%u, %u)",
+				    node, i, nd->ready, nd->ready_end);
 		} else if ((e & CHUNK_KIND_MASK) == CHUNK_HUGE) {
 			size_t bytes = (size_t)(e >> CHUNK_KIND_BITS) << HM_PAGE_SHIFT;
 			uint32_t span = (uint32_t)((bytes + HM_SS_MASK) >> HM_SS_SHIFT);
