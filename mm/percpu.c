@@ -26,10 +26,9 @@
  * slab's never-used tail: central_refill()), keeps one object for the
  * caller and pushes the rest with a batch section that only commits if
  * the thread still runs on that cache (so a cache only ever holds objects
- * of its own node).  Drain:
- * a full class gives half its objects back (the top half in rseq modes,
- * the oldest half in generic mode).  Whatever a section could not take goes
- * back to the central lists.
+ * of its own node).  Drain: a full class gives half its objects back (the
+ * top half in rseq modes, the oldest half in generic mode).  Whatever a
+ * section could not take goes back to the central lists.
  *
  * Counting: every single-object pop and push adds to the class header's op
  * count in its committing store; batch moves are tallied here.  Since
