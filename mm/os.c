@@ -345,6 +345,48 @@ static void *map_fixed(void *addr, size_t len, int extra)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | extra, -1, 0);
 }
 
+/*
+ * Put 2 MiB pool pages, with their reservation, over the reserved range
+ * [addr, addr+len), or leave the range as it was: 0 or a negative errno.
+ * Not a MAP_FIXED hugetlb mmap straight over it: when the pool is short
+ * that call fails *after* unmapping the range (Linux 6.18 does), and until
+ * the next tier is mapped there another thread's mmap can land in the hole
+ * (the 64 KiB thread stacks of tools/testing/stress/churn did, and the
+ * next tier's MAP_FIXED then replaced a live stack: SIGSEGV with a pool
+ * of a few pages).  So the pages are mapped where the kernel likes (which
+ * reserves them, or fails touching nothing) and moved over the range by
+ * one mremap, which replaces it atomically.  Kernels before 5.16 cannot
+ * move hugetlb mappings: there the pages are given back and mapped
+ * MAP_FIXED, the pool having just shown it has them.
+ */
+static int hugetlb_over(void *addr, size_t len)
+{
+	const int huge = MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+	void *m, *r;
+	int err;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | huge, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m == MAP_FAILED)
+		return -errno;
+	r = mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+	hm_stat_inc(ST_SYS_MREMAP);
+	if (r != MAP_FAILED)
+		return 0;
+	munmap(m, len);
+	hm_stat_inc(ST_SYS_MUNMAP);
+	r = map_fixed(addr, len, huge);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (r != MAP_FAILED)
+		return 0;
+	err = -errno;
+	/* The range may be a hole now: reserve it again, never over a stranger. */
+	mmap(addr, len, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	return err;
+}
+
 int os_commit(void *addr, size_t len, int tier, unsigned node)
 {
 	int saved = errno, got = HM_TIER_4K, err;
@@ -352,15 +394,13 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 
 	if (tier == HM_TIER_HUGETLB && !((uintptr_t)addr & HM_SS_MASK) && !(len & HM_SS_MASK)) {
 		/*
-		 * Over the PROT_NONE reservation, without MAP_NORESERVE: the
-		 * pool pages are reserved now or the call fails with ENOMEM,
-		 * leaving the reservation in place (the hugetlb file is set up
-		 * and charged before the old mapping is touched).
+		 * Without MAP_NORESERVE: the pool pages are reserved now or
+		 * the call fails with ENOMEM, leaving the reservation in place.
 		 */
-		m = map_fixed(addr, len, MAP_HUGETLB | (21 << MAP_HUGE_SHIFT));
-		hm_stat_inc(ST_SYS_MMAP);
-		if (m != MAP_FAILED)
+		if (hugetlb_over(addr, len) == 0) {
+			m = addr;
 			got = HM_TIER_HUGETLB;
+		}
 	}
 	if (m == MAP_FAILED) {
 		m = map_fixed(addr, len, 0);
@@ -380,6 +420,19 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 	name_range(addr, len, got, node);
 	errno = saved;
 	return got;
+}
+
+int os_commit_hugetlb(void *addr, size_t len, unsigned node)
+{
+	int saved = errno, err;
+
+	if (((uintptr_t)addr & HM_SS_MASK) || (len & HM_SS_MASK))
+		return -EINVAL;
+	err = hugetlb_over(addr, len);
+	if (!err)
+		numa_place(addr, len, node);
+	errno = saved;
+	return err;
 }
 
 static int map_named(size_t len, int prot, int flags, void **out)

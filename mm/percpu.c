@@ -22,12 +22,13 @@
  * uses the central lists directly.  hakmem writes only rseq_cs.
  *
  * Refill: the slow path takes half a class's capacity from the central
- * list of the cache's node, keeps one object for the caller and pushes the
- * rest with a batch section that only commits if the thread still runs on
- * that cache (so a cache only ever holds objects of its own node).  Drain:
- * a full class gives half its objects back (the top half in rseq modes,
- * the oldest half in generic mode).  Whatever a section could not take goes
- * back to the central lists.
+ * list of the cache's node (all of it when the objects are carved from a
+ * slab's never-used tail: central_refill()), keeps one object for the
+ * caller and pushes the rest with a batch section that only commits if
+ * the thread still runs on that cache (so a cache only ever holds objects
+ * of its own node).  Drain: a full class gives half its objects back (the
+ * top half in rseq modes, the oldest half in generic mode).  Whatever a
+ * section could not take goes back to the central lists.
  *
  * Counting: every single-object pop and push adds to the class header's op
  * count in its committing store; batch moves are tallied here.  Since
@@ -330,7 +331,7 @@ static void *rseq_alloc_slow(unsigned cls)
 		if (idx < 0 || (unsigned)idx >= READ_ONCE(hm_fe.nr))
 			break;
 		c = pcpu_cache_at((unsigned)idx);
-		got = central_alloc(c->node, cls, buf, half_cap(cls));
+		got = central_refill(c->node, cls, buf, half_cap(cls), hm_class[cls].pcpu_cap);
 		hm_stat_inc(ST_REFILL);
 		if (!got)
 			return NULL;
@@ -430,7 +431,8 @@ static void *generic_alloc_slow(unsigned cls, unsigned cpu)
 	p = pcpu_cache_pop(c, cls);
 	if (!p) {
 		void **slot = pcpu_slots(c) + c->lim[cls].lo;
-		unsigned got = central_alloc(c->node, cls, slot, half_cap(cls));
+		unsigned got = central_refill(c->node, cls, slot, half_cap(cls),
+					      c->lim[cls].hi - c->lim[cls].lo);
 
 		hm_stat_inc(ST_REFILL);
 		if (got) {

@@ -80,7 +80,40 @@ static struct slab *slab_new(unsigned node, unsigned cls)
 	return s;
 }
 
+/*
+ * out[i] = end - (i + 1) * size for i < k: the highest address first, so
+ * the stack pops the lowest first.  Two at a time: a refill carves up to a
+ * whole cache (64 objects), and this loop was a fifth of its instructions.
+ */
+typedef uintptr_t uptr2 __attribute__((vector_size(2 * sizeof(uintptr_t))));
+
+static void carve_down(void **out, uintptr_t end, uintptr_t size, unsigned k)
+{
+	uptr2 v = { end - size, end - 2 * size }, step = { 2 * size, 2 * size };
+	unsigned i = 0;
+
+	for (; i + 2 <= k; i += 2) {
+		__builtin_memcpy(out + i, &v, sizeof(v));
+		v -= step;
+	}
+	if (i < k)
+		out[i] = (void *)v[0];
+}
+
 unsigned central_alloc(unsigned node, unsigned cls, void **out, unsigned want)
+{
+	return central_refill(node, cls, out, want, want);
+}
+
+/*
+ * Up to want objects, and up to max when the last of them come from a
+ * slab's never-used tail: a cache that runs dry while the program only
+ * allocates is refilled from fresh, contiguous memory that nothing else
+ * is waiting for, so one lock round-trip can as well fill it (half as many
+ * refills while a heap grows: ptrchase's 4M 64-byte nodes).  Objects from
+ * free lists stay at want: they are the ones other CPUs give back.
+ */
+unsigned central_refill(unsigned node, unsigned cls, void **out, unsigned want, unsigned max)
 {
 	const struct size_class *sc = &hm_class[cls];
 	struct central *c = central_of(node, cls);
@@ -105,14 +138,11 @@ unsigned central_alloc(unsigned node, unsigned cls, void **out, unsigned want)
 			s->used++;
 		}
 		if (got < want && s->carved < s->capacity) {
-			unsigned k = MIN(want - got, s->capacity - s->carved);
+			unsigned k = MIN(MAX(want, max) - got, s->capacity - s->carved);
 			uintptr_t a = slab_start(s) + (uintptr_t)(s->carved + k) * sc->size;
 
-			/* Highest address first, so the stack pops the lowest first. */
-			for (unsigned i = 0; i < k; i++) {
-				a -= sc->size;
-				out[got++] = (void *)a;
-			}
+			carve_down(out + got, a, sc->size, k);
+			got += k;
 			s->carved += k;
 			s->used += k;
 		}

@@ -24,10 +24,22 @@
  *
  * Superslab states:  ACTIVE (on node->active, has free pages)
  *                    FULL   (no free page, on no list)
+ *                    TIGHT  (on node->tight: free pages, but fewer than the
+ *                            shortest run ever asked for on the node, and
+ *                            none of them dirty; back to ACTIVE as soon
+ *                            as a page is given back or a shorter run is
+ *                            asked for)
  *                    EMPTY  (every page free; still on node->active and
  *                            counted in node->nr_empty while at most
  *                            HAKMEM_RESERVE_SS are kept, else released:
  *                            decommitted and its chunk freed)
+ *
+ * TIGHT exists for best_fit(), which walks node->active on every run taken
+ * and reads each superslab's header on the way: 4-page slabs leave 2 of a
+ * superslab's 506 usable pages over, so without it a heap of small objects
+ * kept every superslab it ever filled on the list and each new slab cost
+ * a cache and TLB miss per superslab (a quadratic walk: 2 ns of the 26 ns
+ * per node of tools/bench/ptrchase.c on 256 MiB of 64-byte nodes).
  *
  * Page tiers and placement: a superslab is committed on hm_heap.tier
  * (hugetlb, thp or 4k, from HAKMEM_HUGEPAGES) and placed on its node by
@@ -59,7 +71,8 @@
  * object in it is live.
  *
  * fork(): the node locks are taken in node order before fork and released
- * (parent) or reset (child) after it; the child inherits a consistent heap.
+ * (parent) or reset (child) after it; the child inherits a consistent heap
+ * and gives up the hugetlb chunks committed ahead (ss_fork_child()).
  */
 #include <stddef.h>
 #include <string.h>
@@ -322,18 +335,19 @@ static void ss_list_del(struct superslab **head, struct superslab *ss)
 }
 
 /*
- * Make the page table writable for the group of PTAB_OPEN_CHUNKS chunks
- * around chunk idx (whole groups keep the mapping in few pieces) and clear
- * the chunk's entries.  The call is cheap to repeat: it is made for every
- * superslab committed, which is rare next to the objects it serves.
+ * Make the page table writable for the groups of PTAB_OPEN_CHUNKS chunks
+ * around chunks [idx, idx + n) (whole groups keep the mapping in few
+ * pieces) and clear those chunks' entries.  The call is cheap to repeat:
+ * it is made for every commit of superslabs, which is rare next to the
+ * objects they serve.
  */
 #define PTAB_OPEN_CHUNKS	64u
 #define PTES_PER_CHUNK		(1u << (HM_SS_SHIFT - HM_PAGE_SHIFT))
 
-static int ptab_open(uint32_t idx)
+static int ptab_open(uint32_t idx, uint32_t n)
 {
 	size_t first = (size_t)(idx & ~(PTAB_OPEN_CHUNKS - 1)) * PTES_PER_CHUNK;
-	size_t end = first + (size_t)PTAB_OPEN_CHUNKS * PTES_PER_CHUNK;
+	size_t end = (size_t)ALIGN_UP(idx + n, PTAB_OPEN_CHUNKS) * PTES_PER_CHUNK;
 	size_t total = hm_heap.span >> HM_PAGE_SHIFT;
 	int err;
 
@@ -342,8 +356,61 @@ static int ptab_open(uint32_t idx)
 	if (err)
 		return err;
 	memset(hm_heap.ptab + (size_t)idx * PTES_PER_CHUNK, 0,
-	       PTES_PER_CHUNK * sizeof(struct hm_pte));
+	       (size_t)n * PTES_PER_CHUNK * sizeof(struct hm_pte));
 	return 0;
+}
+
+/*
+ * Hugetlb superslabs are committed ahead, several per mmap, once a node
+ * has a few.  Each hugetlb mmap sets up a hugetlbfs file and a VMA of its
+ * own: 25 us for 2 MiB against 80 us for 32 MiB here, so one per
+ * superslab was 3 ms of the 85 ms ptrchase takes to allocate 256 MiB of
+ * nodes, where mimalloc maps 32 MiB at a time.  A batch is half the node's
+ * hugetlb superslabs, at most SS_AHEAD_MAX, so the pool pages reserved and
+ * not yet used stay a fraction of those in use; the chunks wait as
+ * CHUNK_READY in [ready, ready_end) and ss_trim() gives them back.  A
+ * batch the pool cannot reserve leaves its range untouched
+ * (os_commit_hugetlb()) and turns batching off for the node: its
+ * superslabs are then committed one by one, each falling back on its own.
+ */
+#define SS_AHEAD_MIN	4	/* hugetlb superslabs a node has before it batches */
+#define SS_AHEAD_MAX	16	/* chunks per batch: 32 MiB */
+
+static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
+{
+	uint32_t have = nd->nr_ss_tier[HM_TIER_HUGETLB], n;
+	size_t len;
+	int64_t now;
+	void *addr;
+	long idx;
+
+	if (nd->ready < nd->ready_end)
+		return nd->ready++;
+	if (hm_heap.tier != HM_TIER_HUGETLB || nd->ahead_off || have < SS_AHEAD_MIN)
+		return -1;
+	n = MIN(have / 2, SS_AHEAD_MAX);
+	len = (size_t)n << HM_SS_SHIFT;
+	idx = chunk_alloc(node, n, 1);
+	if (idx < 0)
+		return -1;
+	addr = (void *)chunk_addr((uint32_t)idx);
+	if (ptab_open((uint32_t)idx, n)) {
+		chunk_free((uint32_t)idx, n);
+		return -1;
+	}
+	if (os_commit_hugetlb(addr, len, node) < 0) {
+		chunk_free((uint32_t)idx, n);
+		nd->ahead_off = true;
+		return -1;
+	}
+	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
+	if (now > READ_ONCE(hm_gauge.committed_peak))
+		WRITE_ONCE(hm_gauge.committed_peak, now);
+	for (uint32_t i = 1; i < n; i++)
+		hm_heap.chunk[idx + i] = CHUNK_READY;
+	nd->ready = (uint32_t)idx + 1;
+	nd->ready_end = (uint32_t)idx + n;
+	return idx;
 }
 
 static struct superslab *ss_new(unsigned node)
@@ -353,15 +420,22 @@ static struct superslab *ss_new(unsigned node)
 	long idx;
 	int tier;
 
-	idx = chunk_alloc(node, 1, 1);
-	if (idx < 0)
-		return NULL;
-	ss = (struct superslab *)chunk_addr((uint32_t)idx);
-	/* The page table first: a commit is harder to undo. */
-	tier = ptab_open((uint32_t)idx) ?: heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
-	if (tier < 0) {
-		chunk_free((uint32_t)idx, 1);
-		return NULL;
+	idx = ss_chunk_ahead(nd, node);
+	if (idx >= 0) {
+		ss = (struct superslab *)chunk_addr((uint32_t)idx);
+		tier = HM_TIER_HUGETLB;
+	} else {
+		idx = chunk_alloc(node, 1, 1);
+		if (idx < 0)
+			return NULL;
+		ss = (struct superslab *)chunk_addr((uint32_t)idx);
+		/* The page table first: a commit is harder to undo. */
+		tier = ptab_open((uint32_t)idx, 1) ?:
+		       heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
+		if (tier < 0) {
+			chunk_free((uint32_t)idx, 1);
+			return NULL;
+		}
 	}
 	hm_stat_inc(tier == HM_TIER_HUGETLB ? ST_SS_HUGETLB :
 		    tier == HM_TIER_THP ? ST_SS_THP : ST_SS_4K);
@@ -381,6 +455,38 @@ static struct superslab *ss_new(unsigned node)
 	nd->nr_ss++;
 	nd->nr_ss_tier[tier]++;
 	return ss;
+}
+
+/*
+ * ACTIVE -> TIGHT when ss can serve no run this node has been asked for.
+ * Dirty free pages keep it on active, where the purge looks for them.
+ */
+static void ss_park_if_tight(struct hm_node *nd, struct superslab *ss)
+{
+	if (ss->state != SS_ACTIVE || !ss->nfree_pages || ss->nfree_pages >= nd->min_run ||
+	    ss->nr_dirty)
+		return;
+	ss_list_del(&nd->active, ss);
+	ss_list_add(&nd->tight, ss);
+	ss->state = SS_TIGHT;
+}
+
+/* TIGHT -> ACTIVE: it got pages back, or shorter runs are wanted now. */
+static void ss_unpark(struct hm_node *nd, struct superslab *ss)
+{
+	ss_list_del(&nd->tight, ss);
+	ss_list_add(&nd->active, ss);
+	ss->state = SS_ACTIVE;
+}
+
+/* A run of npages is asked for: lower min_run, and let everything compete again. */
+static void ss_note_run(struct hm_node *nd, unsigned npages)
+{
+	if (nd->min_run && npages >= nd->min_run)
+		return;
+	while (nd->tight)
+		ss_unpark(nd, nd->tight);
+	nd->min_run = npages;
 }
 
 /*
@@ -680,6 +786,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	if (!npages || npages > 256 || npages > HM_SS_USABLE_PAGES)
 		return NULL;
 	hm_lock(&nd->lock);
+	ss_note_run(nd, npages);
 	ss = best_fit(nd, npages, align, &first);
 	if (!ss) {
 		ss = ss_new(node);
@@ -708,6 +815,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 			ss_list_del(&nd->active, ss);
 			ss->state = SS_FULL;
 		}
+		ss_park_if_tight(nd, ss);
 		s = &ss->slab[first];
 		s->npages = (uint16_t)npages;
 		s->cls = (uint8_t)cls;
@@ -738,6 +846,8 @@ void ss_free_pages(struct slab *s)
 	if (ss->state == SS_FULL) {
 		ss->state = SS_ACTIVE;
 		ss_list_add(&nd->active, ss);
+	} else if (ss->state == SS_TIGHT) {
+		ss_unpark(nd, ss);
 	}
 	ss->nfree_pages += s->npages;
 	if (ss->nfree_pages == HM_SS_USABLE_PAGES &&
@@ -783,9 +893,10 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 			set_ptes(ss, first, first + old, first + npages, s->cls);
 			ss->nfree_pages -= npages - old;
 			if (!ss->nfree_pages && ss->state != SS_FULL) {
-				ss_list_del(&nd->active, ss);
+				ss_list_del(ss->state == SS_TIGHT ? &nd->tight : &nd->active, ss);
 				ss->state = SS_FULL;
 			}
+			ss_park_if_tight(nd, ss);
 		}
 	} else if (npages < old) {
 		clear_run(ss, first + npages, old - npages);
@@ -793,6 +904,8 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 		if (ss->state == SS_FULL) {
 			ss->state = SS_ACTIVE;
 			ss_list_add(&nd->active, ss);
+		} else if (ss->state == SS_TIGHT) {
+			ss_unpark(nd, ss);
 		}
 		if (hm_opt.purge_delay_ms == 0)
 			ss_purge(ss);
@@ -803,6 +916,18 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 	return ok;
 }
 
+/* Give the node's ready chunks back (node lock held, or the fork child). */
+static void drop_ready(struct hm_node *nd)
+{
+	uint32_t n = nd->ready_end - nd->ready;
+
+	if (!n)
+		return;
+	heap_decommit((void *)chunk_addr(nd->ready), (size_t)n << HM_SS_SHIFT);
+	chunk_free(nd->ready, n);
+	nd->ready = nd->ready_end = 0;
+}
+
 size_t ss_trim(unsigned node)
 {
 	struct hm_node *nd = &hm_heap.node[node];
@@ -810,6 +935,8 @@ size_t ss_trim(unsigned node)
 	size_t released = 0;
 
 	hm_lock(&nd->lock);
+	released += (size_t)(nd->ready_end - nd->ready) << HM_SS_SHIFT;
+	drop_ready(nd);
 	for (ss = nd->active; ss; ss = next) {
 		next = ss->next;
 		if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
@@ -837,8 +964,16 @@ void ss_fork_parent(void)
 		hm_unlock(&hm_heap.node[n].lock);
 }
 
+/*
+ * The child gives up the ready chunks: hugetlb reservations of private
+ * mappings stay with the parent, so a ready chunk would fault in the child
+ * on whatever the pool has left, and die of SIGBUS when that is nothing.
+ * Superslabs that exist were faulted whole when they were made.
+ */
 void ss_fork_child(void)
 {
-	for (unsigned n = 0; n < hm_heap.nr_nodes; n++)
+	for (unsigned n = 0; n < hm_heap.nr_nodes; n++) {
 		hm_lock_reset(&hm_heap.node[n].lock);
+		drop_ready(&hm_heap.node[n]);
+	}
 }

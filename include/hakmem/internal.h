@@ -182,6 +182,8 @@ void heap_decommit(void *addr, size_t len);
 /* ---- slabs and central lists (mm/slab.c) ---- */
 /* Fill out[] with up to want objects of cls from node; returns how many. */
 unsigned central_alloc(unsigned node, unsigned cls, void **out, unsigned want);
+/* central_alloc(), and up to max objects when they come from fresh memory. */
+unsigned central_refill(unsigned node, unsigned cls, void **out, unsigned want, unsigned max);
 /* Return n objects of cls; they may belong to any node. */
 void central_free(unsigned cls, void **objs, unsigned n);
 void central_trim(void);

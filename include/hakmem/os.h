@@ -71,6 +71,16 @@ extern int os_numa_mode;
  */
 int os_commit(void *addr, size_t len, int tier, unsigned node);
 
+/*
+ * Commit [addr, addr+len) on 2 MiB pages of the pool, with their
+ * reservation, or leave the range as it was: 0 or a negative errno.  No
+ * fallback tier, and no moment at which the range is not mapped (a
+ * MAP_FIXED hugetlb mmap that fails for want of pool pages has already
+ * unmapped what it was to replace, and another thread's mmap could land
+ * in that hole).  For committing several superslabs at once.
+ */
+int os_commit_hugetlb(void *addr, size_t len, unsigned node);
+
 /* Map len bytes of zeroed read-write memory for hakmem's own metadata. */
 int os_map_meta(size_t len, void **out);
 

@@ -36,6 +36,7 @@ enum chunk_kind {
 	CHUNK_HUGE	= 2,	/* first chunk of a huge object */
 	CHUNK_CONT	= 3,	/* a following chunk of a huge object */
 	CHUNK_LOST	= 4,	/* lost to a foreign mapping; never used again */
+	CHUNK_READY	= 5,	/* committed ahead on hugetlb, not yet a superslab */
 };
 #define CHUNK_KIND_BITS		3
 #define CHUNK_KIND_MASK		((1u << CHUNK_KIND_BITS) - 1)
@@ -96,6 +97,7 @@ enum ss_state {
 	SS_ACTIVE = 0,		/* on its node's list; has free pages */
 	SS_FULL,		/* no free page; off the list */
 	SS_EMPTY,		/* every page free; on active, counted in nr_empty */
+	SS_TIGHT,		/* 0 < nfree_pages < node's min_run, none dirty: on tight */
 };
 
 /*
@@ -195,11 +197,16 @@ struct central {
 /*
  * struct hm_node - one NUMA node's share of the heap.
  * Invariant: every superslab on active has state SS_ACTIVE or SS_EMPTY and
- * nfree_pages > 0; nr_empty counts those in SS_EMPTY.
+ * nfree_pages > 0; nr_empty counts those in SS_EMPTY.  Every superslab on
+ * tight has state SS_TIGHT, 0 < nfree_pages < min_run and nr_dirty == 0.
  */
 struct hm_node {
 	struct hm_lock	lock;		/* superslab lists and the chunk table */
 	struct superslab *active;	/* superslabs with free pages */
+	struct superslab *tight;	/* free pages too few for any run asked for */
+	uint32_t	min_run;	/* shortest run ever asked for here; 0: none yet */
+	uint32_t	ready, ready_end;	/* CHUNK_READY chunks: [ready, ready_end) */
+	bool		ahead_off;	/* a batch did not fit the pool: one by one */
 	uint32_t	nr_empty;	/* superslabs on active with every page free */
 	uintptr_t	base;		/* start of the region */
 	uint32_t	next_chunk;	/* chunks [0, next_chunk) were ever used */

@@ -137,6 +137,31 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 	return fake_os.tier > tier ? fake_os.tier : tier;
 }
 
+/* The pool has pages when os_commit would obtain the hugetlb tier. */
+int os_commit_hugetlb(void *addr, size_t len, unsigned node)
+{
+	int saved = errno, err;
+	void *m;
+
+	fake_os.calls.commit++;
+	fake_os.last_commit_tier = HM_TIER_HUGETLB;
+	fake_os.last_commit_node = node;
+	if (injected(&fake_os.fail_commit) || fake_os.tier != HM_TIER_HUGETLB)
+		return -ENOMEM;
+	m = mmap(addr, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	fake_os.last_commit = addr;
+	fake_os.last_commit_len = len;
+	fake_os.commit_bytes += len;
+	errno = saved;
+	return 0;
+}
+
 static int fake_map(size_t len, int prot, int flags, void **out)
 {
 	int saved = errno, err;

@@ -11,6 +11,8 @@
  *     -ENOMEM (1: the very next one), for reserve, commit, move, decommit
  *     and map_meta; fake_os.fail_reserve_all makes every reserve fail;
  *   - os_commit reports fake_os.tier (or the tier asked for, if worse);
+ *     os_commit_hugetlb succeeds only when fake_os.tier is hugetlb (both
+ *     count as commit calls);
  *   - the topology is fixed: FAKE_NR_CPUS CPUs on FAKE_NR_NODES nodes,
  *     CPUs 0,1 on node 0 and CPUs 2,3 on node 1; os_getcpu() returns
  *     fake_os.cpu, so a test can pretend to run anywhere (the heap asks

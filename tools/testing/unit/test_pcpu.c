@@ -3,7 +3,8 @@
  * The per-CPU front end (include/hakmem/percpu.h, mm/percpu.c) in its
  * generic mode, the one the unit tests run (the fake OS has no rseq):
  * HM_PCPU_WAYS trylocked caches per CPU, array-stacks per class that refill
- * and drain in half-capacity batches, per-class operation counts derived
+ * in half-capacity batches (whole ones from fresh slabs) and drain in
+ * half-capacity batches, per-class operation counts derived
  * from the header op counts, trim, fork, and the "off" mode.
  *
  * After every scenario check_caches() asserts the cache invariants for
@@ -81,6 +82,15 @@ static void *top_obj(struct pcpu_cache *c, unsigned cls)
 static unsigned half(unsigned cls)
 {
 	return MAX(1u, hm_class[cls].pcpu_cap / 2u);
+}
+
+/*
+ * What an empty cache holds after a refill from fresh memory (a slab's
+ * never-used tail): all of it.  Refills from free lists take half.
+ */
+static unsigned fill(unsigned cls)
+{
+	return hm_class[cls].pcpu_cap;
 }
 
 /* Objects of cls that slabs have handed out on node: in use or cached. */
@@ -315,23 +325,23 @@ START_TEST(inline_fast_path_matches_the_build)
 	unit_on_cpu(1);
 	p = hm_malloc(64);
 	c = mine(1);
-	ck_assert_uint_eq(held(c, cls), half(cls) - 1);
+	ck_assert_uint_eq(held(c, cls), fill(cls) - 1);
 #ifdef PCPU_INLINE_RSEQ
 	ck_assert_ptr_null(pcpu_alloc(cls));
 	ck_assert(!pcpu_free(cls, p, 0));
-	ck_assert_uint_eq(held(c, cls), half(cls) - 1);
+	ck_assert_uint_eq(held(c, cls), fill(cls) - 1);
 	(void)q;
 #else
 	q = top_obj(c, cls);
 	ck_assert_ptr_eq(pcpu_alloc(cls), q);
-	ck_assert_uint_eq(held(c, cls), half(cls) - 2);
+	ck_assert_uint_eq(held(c, cls), fill(cls) - 2);
 	ck_assert(pcpu_free(cls, q, 0));
 	ck_assert(!pcpu_free(cls, q, 0));		/* on top already */
 	ck_assert(!pcpu_free(cls, p, 1));		/* wrong node */
-	ck_assert_uint_eq(held(c, cls), half(cls) - 1);
+	ck_assert_uint_eq(held(c, cls), fill(cls) - 1);
 #endif
 	hm_free(p);
-	ck_assert_uint_eq(held(c, cls), half(cls));
+	ck_assert_uint_eq(held(c, cls), fill(cls));
 	check_caches();
 }
 END_TEST
@@ -392,15 +402,15 @@ START_TEST(fast_paths_make_no_calls)
 
 	unit_on_cpu(1);
 	hm_free(hm_malloc(64));			/* the refill may ask the OS */
-	ck_assert_uint_eq(held(mine(1), cls), half(cls));
+	ck_assert_uint_eq(held(mine(1), cls), fill(cls));
 	fake_os_reset_counts();
 	for (unsigned i = 0; i < 8; i++)
 		p[i] = hm_malloc(64);
-	ck_assert_uint_eq(held(mine(1), cls), half(cls) - 8);
+	ck_assert_uint_eq(held(mine(1), cls), fill(cls) - 8);
 	for (unsigned i = 0; i < 8; i++)
 		hm_free(p[i]);
 	ck_assert_uint_eq(all_os_calls(), 0);
-	ck_assert_uint_eq(held(mine(1), cls), half(cls));
+	ck_assert_uint_eq(held(mine(1), cls), fill(cls));
 	/* The refill is a batch (not an op), the first free one push, then 16. */
 	ck_assert_uint_eq(ops_of(mine(1), cls), 1 + 16);
 
@@ -408,10 +418,10 @@ START_TEST(fast_paths_make_no_calls)
 	unit_on_cpu_via_getcpu(1);
 	p[0] = hm_malloc(64);
 	ck_assert_uint_eq(fake_os.calls.getcpu, 1);
-	ck_assert_uint_eq(held(mine(1), cls), half(cls) - 1);
+	ck_assert_uint_eq(held(mine(1), cls), fill(cls) - 1);
 	hm_free(p[0]);
 	ck_assert_uint_eq(fake_os.calls.getcpu, 2);
-	ck_assert_uint_eq(held(mine(1), cls), half(cls));
+	ck_assert_uint_eq(held(mine(1), cls), fill(cls));
 	ck_assert_uint_eq(all_os_calls(), 2);
 	check_caches();
 }
@@ -419,7 +429,7 @@ END_TEST
 
 START_TEST(refill_then_pop)
 {
-	unsigned cls = size_class(64), h = half(cls);
+	unsigned cls = size_class(64), h = fill(cls);
 	struct pcpu_cache *c;
 	void *p[80];
 
@@ -427,7 +437,7 @@ START_TEST(refill_then_pop)
 	c = mine(0);
 
 	p[0] = hm_malloc(64);
-	/* The refill took half a cache; one went out. */
+	/* The refill from a fresh slab filled the cache; one went out. */
 	ck_assert_uint_eq(held(c, cls), h - 1);
 	ck_assert_uint_eq(slab_used(0, cls), h);
 	ck_assert_uint_eq(unit_stat(ST_REFILL), HM_STATS_ENABLED);
@@ -463,7 +473,7 @@ END_TEST
 
 START_TEST(free_pushes_and_drains_half)
 {
-	unsigned cls = size_class(64), cap = hm_class[cls].pcpu_cap, h = half(cls);
+	unsigned cls = size_class(64), cap = hm_class[cls].pcpu_cap, h = half(cls), f = fill(cls);
 	void *p[200], *snap[HM_PCPU_MAX_OBJECTS];
 	unsigned model = 0, n = 2 * cap + 10;
 	uint64_t drains = 0;
@@ -476,7 +486,7 @@ START_TEST(free_pushes_and_drains_half)
 	/* A model of the cache, step by step. */
 	for (unsigned i = 0; i < n; i++) {
 		p[i] = hm_malloc(64);
-		model = model ? model - 1 : h - 1;
+		model = model ? model - 1 : f - 1;
 		unit_assert(held(c, cls) == model, "malloc %u: cache holds %u, model %u",
 			    i, held(c, cls), model);
 	}
@@ -522,10 +532,10 @@ START_TEST(free_pushes_and_drains_half)
 }
 END_TEST
 
-/* The smallest caches (4 objects, half of 2) refill and drain the same way. */
+/* The smallest caches (4 objects) refill and drain the same way. */
 START_TEST(small_capacity_class)
 {
-	unsigned cls = size_class(HM_SMALL_MAX), cap = hm_class[cls].pcpu_cap, h = half(cls);
+	unsigned cls = size_class(HM_SMALL_MAX), cap = hm_class[cls].pcpu_cap, h = fill(cls);
 	struct pcpu_cache *c;
 	void *p[12];
 
@@ -551,7 +561,7 @@ END_TEST
 
 START_TEST(each_cpu_has_its_cache)
 {
-	unsigned cls = size_class(200), h = half(cls);
+	unsigned cls = size_class(200), h = fill(cls);
 	void *a, *b, *c, *d;
 
 	set_mode(_i);
@@ -608,7 +618,7 @@ END_TEST
 
 START_TEST(busy_cache_uses_another_way)
 {
-	unsigned cls = size_class(64), h = half(cls);
+	unsigned cls = size_class(64), h = fill(cls);
 	void *p, *q, *r;
 
 	set_mode(_i);
@@ -641,7 +651,7 @@ END_TEST
 
 START_TEST(all_ways_busy_goes_central)
 {
-	unsigned cls = size_class(64), h = half(cls);
+	unsigned cls = size_class(64), h = fill(cls);
 	uint32_t locked = 0;
 	void *p, *q;
 
@@ -940,13 +950,13 @@ START_TEST(memalign_uses_the_cache)
 	ck_assert_int_ge(cls, 0);
 	p = hm_memalign(64, 100);
 	ck_assert_uint_eq((uintptr_t)p % 64, 0);
-	ck_assert_uint_eq(held(mine(0), (unsigned)cls), half((unsigned)cls) - 1);
+	ck_assert_uint_eq(held(mine(0), (unsigned)cls), fill((unsigned)cls) - 1);
 	q = top_obj(mine(0), (unsigned)cls);
 	ck_assert_ptr_eq(hm_memalign(64, 100), q);
 	ck_assert_uint_eq((uintptr_t)q % 64, 0);
 	hm_free(q);
 	hm_free(p);
-	ck_assert_uint_eq(held(mine(0), (unsigned)cls), half((unsigned)cls));
+	ck_assert_uint_eq(held(mine(0), (unsigned)cls), fill((unsigned)cls));
 	ck_assert_ptr_eq(top_obj(mine(0), (unsigned)cls), p);
 	assert_counts((unsigned)cls, 2, 2);
 	check_caches();

@@ -63,6 +63,45 @@ START_TEST(objects_are_distinct_and_spaced)
 }
 END_TEST
 
+/*
+ * central_refill() takes want objects, and up to max when they are carved
+ * from a slab's never-used tail; from a free list it stops at want.
+ */
+START_TEST(refill_takes_more_only_from_the_fresh_tail)
+{
+	unsigned cls = size_class(64), cap = hm_class[cls].capacity;
+	void *out[1024];
+	struct slab *s;
+
+	ck_assert_uint_ge(cap, 70);
+	ck_assert_uint_le(cap, ARRAY_SIZE(out));
+	ck_assert_uint_eq(central_refill(0, cls, out, 8, 32), 32);
+	s = unit_slab_of(out[0]);
+	ck_assert_uint_eq(s->carved, 32);
+	ck_assert_uint_eq(s->used, 32);
+	ck_assert_ptr_eq(out[31], (void *)slab_start(s));
+	unit_check_central(0, cls);
+
+	/* Ten back on the free list: want comes from it, nothing is carved. */
+	central_free(cls, out, 10);
+	ck_assert_uint_eq(central_refill(0, cls, out, 8, 32), 8);
+	ck_assert_uint_eq(s->carved, 32);
+	ck_assert_uint_eq(s->used, 30);
+	/* Two left on the free list, then the tail: up to max in all. */
+	ck_assert_uint_eq(central_refill(0, cls, out, 8, 32), 32);
+	ck_assert_uint_eq(s->carved, 62);
+	ck_assert_uint_eq(s->used, 62);
+	unit_check_central(0, cls);
+
+	/* The tail ends the slab: a refill stops there once it has want. */
+	ck_assert_uint_eq(central_alloc(0, cls, out, cap - 62 - 4), cap - 62 - 4);
+	ck_assert_uint_eq(central_refill(0, cls, out, 2, 32), 4);
+	ck_assert_uint_eq(s->carved, cap);
+	ck_assert_uint_eq(s->state, SLAB_FULL);
+	unit_check_central(0, cls);
+}
+END_TEST
+
 START_TEST(exhausted_slab_leaves_the_list)
 {
 	unsigned cls = size_class(1024);
@@ -407,6 +446,7 @@ static Suite *slab_suite(void)
 	TCase *tc = unit_tcase("central");
 
 	tcase_add_test(tc, objects_are_distinct_and_spaced);
+	tcase_add_test(tc, refill_takes_more_only_from_the_fresh_tail);
 	tcase_add_test(tc, exhausted_slab_leaves_the_list);
 	tcase_add_test(tc, free_is_lifo_and_makes_partial);
 	tcase_add_test(tc, third_empty_slab_is_given_back);

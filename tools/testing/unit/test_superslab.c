@@ -186,6 +186,59 @@ START_TEST(full_superslab_then_a_new_one)
 }
 END_TEST
 
+/*
+ * 506 usable pages hold 126 runs of 4 and leave 2: such a superslab serves
+ * no run asked for so far and leaves the active list (TIGHT), until a page
+ * comes back or a shorter run is asked for.
+ */
+START_TEST(tight_superslabs_leave_the_active_list)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	struct slab *first = NULL, *s;
+	struct superslab *ss;
+
+	ck_assert_uint_eq(HM_SS_USABLE_PAGES % 4, 2);
+	for (unsigned i = 0; i < HM_SS_USABLE_PAGES / 4; i++) {
+		s = ss_alloc_pages(0, 4, 1, CLS_A);
+		ck_assert_ptr_nonnull(s);
+		if (!first)
+			first = s;
+		ck_assert_ptr_eq(slab_ss(s), slab_ss(first));
+	}
+	ss = slab_ss(first);
+	ck_assert_uint_eq(nd->min_run, 4);
+	ck_assert_uint_eq(ss->nfree_pages, 2);
+	ck_assert_uint_eq(ss->state, SS_TIGHT);
+	ck_assert_ptr_null(nd->active);
+	ck_assert_ptr_eq(nd->tight, ss);
+	unit_check_node(0);
+
+	/* The next run takes a new superslab without looking at the tight one. */
+	s = ss_alloc_pages(0, 4, 1, CLS_A);
+	ck_assert_ptr_ne(slab_ss(s), ss);
+	ck_assert_ptr_eq(nd->active, slab_ss(s));
+	unit_check_node(0);
+
+	/* A run given back: active again, and the fullest, so used first. */
+	ss_free_pages(first);
+	ck_assert_uint_eq(ss->state, SS_ACTIVE);
+	ck_assert_ptr_null(nd->tight);
+	unit_check_node(0);
+	first = ss_alloc_pages(0, 4, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(first), ss);
+	ck_assert_uint_eq(ss->state, SS_TIGHT);
+	unit_check_node(0);
+
+	/* A shorter run than any before: the tight one competes again, and wins. */
+	s = ss_alloc_pages(0, 2, 1, CLS_B);
+	ck_assert_uint_eq(nd->min_run, 2);
+	ck_assert_ptr_eq(slab_ss(s), ss);
+	ck_assert_uint_eq(ss->state, SS_FULL);
+	ck_assert_ptr_null(nd->tight);
+	unit_check_node(0);
+}
+END_TEST
+
 START_TEST(empty_superslabs_beyond_the_reserve_are_released)
 {
 	struct slab *s[3][2];
@@ -756,6 +809,78 @@ START_TEST(pool_dry_falls_back_and_counts)
 }
 END_TEST
 
+/*
+ * On the hugetlb tier a node with SS_AHEAD_MIN (4) superslabs commits the
+ * next ones in batches of half its count; they wait as CHUNK_READY until
+ * used, malloc_trim gives the unused ones back, and a batch the pool
+ * cannot hold turns batching off.
+ */
+static struct superslab *take_ss_whole(void)
+{
+	struct slab *s = ss_alloc_pages(0, 256, 1, CLS_A);
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(ss_alloc_pages(0, HM_SS_USABLE_PAGES - 256, 1, CLS_A));
+	return slab_ss(s);
+}
+
+START_TEST(hugetlb_superslabs_are_committed_ahead)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	struct superslab *ss;
+	size_t committed;
+
+	hm_heap.tier = HM_TIER_HUGETLB;
+	fake_os.tier = HM_TIER_HUGETLB;
+	for (unsigned i = 0; i < 4; i++)
+		take_ss_whole();
+	ck_assert_uint_eq(fake_os.calls.commit, 4);
+	ck_assert_uint_eq(fake_os.last_commit_len, HM_SS_SIZE);
+
+	/* The fifth: a batch of two, one for now and one ready. */
+	ss = take_ss_whole();
+	ck_assert_uint_eq(fake_os.calls.commit, 5);
+	ck_assert_uint_eq(fake_os.last_commit_len, 2 * HM_SS_SIZE);
+	ck_assert_ptr_eq(fake_os.last_commit, ss);
+	ck_assert_uint_eq(ss->tier, HM_TIER_HUGETLB);
+	ck_assert_uint_eq(nd->ready_end - nd->ready, 1);
+	ck_assert_uint_eq(unit_chunk_kind(0, ss->chunk + 1), CHUNK_READY);
+	committed = (size_t)hm_gauge.committed;
+	unit_check_node(0);
+
+	/* The sixth takes the ready chunk: no commit. */
+	ss = take_ss_whole();
+	ck_assert_uint_eq(fake_os.calls.commit, 5);
+	ck_assert_uint_eq(ss->tier, HM_TIER_HUGETLB);
+	ck_assert_uint_eq(nd->ready, nd->ready_end);
+	ck_assert_uint_eq((size_t)hm_gauge.committed, committed);
+
+	/* The seventh: a batch of three; trim gives the two unused back. */
+	ss = take_ss_whole();
+	ck_assert_uint_eq(fake_os.calls.commit, 6);
+	ck_assert_uint_eq(fake_os.last_commit_len, 3 * HM_SS_SIZE);
+	ck_assert_uint_eq(nd->nr_ss_tier[HM_TIER_HUGETLB], 7);
+	ck_assert_uint_eq(ss_trim(0), 2 * HM_SS_SIZE);
+	ck_assert_uint_eq(nd->ready, nd->ready_end);
+	ck_assert_uint_eq(unit_chunk_kind(0, ss->chunk + 1), CHUNK_FREE);
+	ck_assert_uint_eq((size_t)hm_gauge.committed, committed + HM_SS_SIZE);
+	unit_check_node(0);
+
+	/* A batch the pool cannot hold: one by one from then on. */
+	fake_os.tier = HM_TIER_THP;
+	ss = take_ss_whole();
+	ck_assert(nd->ahead_off);
+	ck_assert_uint_eq(ss->tier, HM_TIER_THP);
+	ck_assert_uint_eq(fake_os.last_commit_len, HM_SS_SIZE);
+	fake_os.tier = HM_TIER_HUGETLB;
+	ss = take_ss_whole();
+	ck_assert_uint_eq(ss->tier, HM_TIER_HUGETLB);
+	ck_assert_uint_eq(fake_os.last_commit_len, HM_SS_SIZE);
+	ck_assert_uint_eq(nd->ready, nd->ready_end);
+	unit_check_node(0);
+}
+END_TEST
+
 START_TEST(numa_off_is_one_heap)
 {
 	hm_opt.numa = OS_NUMA_OFF;
@@ -970,6 +1095,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, runs_are_carved_first_fit);
 	tcase_add_test(runs, runs_honour_alignment);
 	tcase_add_test(runs, full_superslab_then_a_new_one);
+	tcase_add_test(runs, tight_superslabs_leave_the_active_list);
 	tcase_add_test(runs, empty_superslabs_beyond_the_reserve_are_released);
 	tcase_add_test(runs, no_reserve_releases_every_empty_superslab);
 	tcase_add_test(runs, resize_grows_into_free_neighbours_only);
@@ -996,6 +1122,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(setup, numa_off_is_one_heap);
 	tcase_add_test(setup, current_node_follows_the_cpu);
 	tcase_add_test(runs, pool_dry_falls_back_and_counts);
+	tcase_add_test(runs, hugetlb_superslabs_are_committed_ahead);
 	suite_add_tcase(s, chunks);
 	suite_add_tcase(s, setup);
 	return s;

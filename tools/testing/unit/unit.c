@@ -260,6 +260,18 @@ void unit_check_node(unsigned node)
 	}
 	unit_assert(empty == nd->nr_empty, "node %u: nr_empty %u, counted %u",
 		      node, nd->nr_empty, empty);
+	prev = NULL;
+	for (ss = nd->tight; ss; prev = ss, ss = ss->next) {
+		unit_assert(on_list++ < n, "node %u: tight list loops", node);
+		unit_assert(ss->prev == prev, "node %u: superslab %p has a bad prev link",
+			      node, (void *)ss);
+		unit_assert(ss->node == node && ss->state == SS_TIGHT,
+			      "node %u: superslab %p of node %u in state %u on the tight list",
+			      node, (void *)ss, ss->node, ss->state);
+		unit_assert(ss->nfree_pages > 0 && ss->nfree_pages < nd->min_run && !ss->nr_dirty,
+			      "node %u: tight superslab %p has %u free pages (%u dirty), min_run %u",
+			      node, (void *)ss, ss->nfree_pages, ss->nr_dirty, nd->min_run);
+	}
 	unit_assert(nd->nr_empty <= (uint32_t)hm_opt.reserve_ss,
 		      "node %u: %u empty superslabs kept, at most %ld allowed",
 		      node, nd->nr_empty, hm_opt.reserve_ss);
@@ -284,6 +296,12 @@ void unit_check_node(unsigned node)
 			else
 				unit_assert(ss->nfree_pages > 0, "node %u: superslab %p without free pages in state %u",
 					      node, (void *)ss, ss->state);
+		} else if ((e & CHUNK_KIND_MASK) == CHUNK_READY) {
+			uint32_t g = node * n + i;
+
+			unit_assert(g >= nd->ready && g < nd->ready_end,
+				    "node %u: ready chunk %u outside [%u, %u)",
+				    node, i, nd->ready, nd->ready_end);
 		} else if ((e & CHUNK_KIND_MASK) == CHUNK_HUGE) {
 			size_t bytes = (size_t)(e >> CHUNK_KIND_BITS) << HM_PAGE_SHIFT;
 			uint32_t span = (uint32_t)((bytes + HM_SS_MASK) >> HM_SS_SHIFT);
