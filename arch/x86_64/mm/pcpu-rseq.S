@@ -10,8 +10,10 @@
  *
  * Both act only when the calling thread's cache index is idx (the caller
  * filled or will empty objs for that cache's node) and the caches are open;
- * the copy loop writes only slots above the top (push) or the caller's
- * array (pop), and one store of the class header commits.  Return: the
+ * the copy (one rep movsq: the direction flag is clear at every call, and
+ * an interrupted copy restarts at the abort handler like any other
+ * instruction of the section) writes only slots above the top (push) or
+ * the caller's array (pop), and one store of the class header commits.  Return: the
  * number of objects moved, or -1 when the thread is not on idx, the caches
  * are closed, or the section was aborted.
  */
@@ -64,18 +66,13 @@ arch_pcpu_push_batch:
 	subl	%r11d, %r8d				/* room */
 	cmpl	%ecx, %r8d
 	cmoval	%ecx, %r8d				/* k = min(room, n) */
-	leaq	(%rax,%r11,8), %r11			/* first free slot */
-	xorl	%r9d, %r9d
-.Lpush_copy:
-	cmpl	%r8d, %r9d
-	jae	.Lpush_commit
-	movq	(%rdx,%r9,8), %rcx
-	movq	%rcx, (%r11,%r9,8)
-	incl	%r9d
-	jmp	.Lpush_copy
-.Lpush_commit:
+	leaq	(%rax,%r11,8), %rdi			/* first free slot */
+	movq	%rsi, %r9				/* r9 = cls */
+	movq	%rdx, %rsi
+	movl	%r8d, %ecx
+	rep movsq					/* objs[0 .. k) -> slots */
 	addq	%r8, %r10
-	movq	%r10, (%rax,%rsi,8)
+	movq	%r10, (%rax,%r9,8)
 .Lpush_post:
 	movq	%r8, %rax
 	ret
@@ -99,18 +96,13 @@ arch_pcpu_pop_batch:
 	cmpl	%ecx, %r8d
 	cmoval	%ecx, %r8d				/* k = min(count, n) */
 	subl	%r8d, %r11d
-	leaq	(%rax,%r11,8), %r11			/* lowest slot taken */
-	xorl	%r9d, %r9d
-.Lpop_copy:
-	cmpl	%r8d, %r9d
-	jae	.Lpop_commit
-	movq	(%r11,%r9,8), %rcx
-	movq	%rcx, (%rdx,%r9,8)
-	incl	%r9d
-	jmp	.Lpop_copy
-.Lpop_commit:
+	movq	%rsi, %r9				/* r9 = cls */
+	leaq	(%rax,%r11,8), %rsi			/* lowest slot taken */
+	movq	%rdx, %rdi
+	movl	%r8d, %ecx
+	rep movsq					/* slots -> objs[0 .. k) */
 	subq	%r8, %r10
-	movq	%r10, (%rax,%rsi,8)
+	movq	%r10, (%rax,%r9,8)
 .Lpop_post:
 	movq	%r8, %rax
 	ret
