@@ -352,15 +352,34 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 
 	if (tier == HM_TIER_HUGETLB && !((uintptr_t)addr & HM_SS_MASK) && !(len & HM_SS_MASK)) {
 		/*
-		 * Over the PROT_NONE reservation, without MAP_NORESERVE: the
-		 * pool pages are reserved now or the call fails with ENOMEM,
-		 * leaving the reservation in place (the hugetlb file is set up
-		 * and charged before the old mapping is touched).
+		 * Without MAP_NORESERVE: the pool pages are reserved now or
+		 * the call fails with ENOMEM, never SIGBUS later.  Not with
+		 * MAP_FIXED over the reservation: a file mapping that fails
+		 * in its mmap hook (hugetlb reservation) has already cleared
+		 * the range, and the kernel leaves a hole (seen on 6.18).
+		 * Another thread's mmap(NULL) can land in that hole before
+		 * the fallback below maps over it with MAP_FIXED, which then
+		 * destroys the stranger: this is how the fork copy buffer of
+		 * a parent got unmapped under a huge object (SIGSEGV).  So
+		 * map the pages anywhere (hugetlb mappings come 2 MiB aligned)
+		 * and move them over the reservation: mremap replaces the
+		 * range in one step, and on failure nothing was touched.
 		 */
-		m = map_fixed(addr, len, MAP_HUGETLB | (21 << MAP_HUGE_SHIFT));
+		void *h = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT),
+			       -1, 0);
+
 		hm_stat_inc(ST_SYS_MMAP);
-		if (m != MAP_FAILED)
-			got = HM_TIER_HUGETLB;
+		if (h != MAP_FAILED) {
+			m = mremap(h, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+			hm_stat_inc(ST_SYS_MREMAP);
+			if (m != MAP_FAILED) {
+				got = HM_TIER_HUGETLB;
+			} else {
+				munmap(h, len);
+				hm_stat_inc(ST_SYS_MUNMAP);
+			}
+		}
 	}
 	if (m == MAP_FAILED) {
 		m = map_fixed(addr, len, 0);

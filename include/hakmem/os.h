@@ -66,8 +66,9 @@ extern int os_numa_mode;
  * reserved pool *with* their reservation (addr and len must be 2 MiB
  * aligned, else the THP tier is tried), so an empty pool fails here, not
  * with SIGBUS later; HM_TIER_THP asks for transparent hugepages.  Each
- * tier that fails falls to the next.  Returns the tier obtained, or a
- * negative errno.
+ * tier that fails falls to the next.  The range is replaced in one step
+ * (never left as a hole another thread's mmap could take).  Returns the
+ * tier obtained, or a negative errno.
  */
 int os_commit(void *addr, size_t len, int tier, unsigned node);
 
