@@ -401,6 +401,100 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 	return got;
 }
 
+/* ---- fork from a hugetlb heap ---- */
+
+int os_hugetlb_pool(unsigned long *free_pages, unsigned long *resv_pages)
+{
+	int saved = errno;
+
+	*free_pages = read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+	*resv_pages = read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages");
+	hm_stat_add(ST_SYS_OTHER, 2);
+	errno = saved;
+	return 0;
+}
+
+int os_map_copy(size_t len, int tier, void **out)
+{
+	int saved = errno, err;
+	void *m;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	if (tier == HM_TIER_THP) {
+		madvise(m, len, MADV_HUGEPAGE);
+		hm_stat_inc(ST_SYS_MADVISE);
+	}
+	*out = m;
+	errno = saved;
+	return 0;
+}
+
+void os_place(void *addr, size_t len, unsigned node)
+{
+	int saved = errno;
+
+	numa_place(addr, len, node);
+	errno = saved;
+}
+
+int os_resident(const void *addr)
+{
+	int saved = errno, r;
+	unsigned char v = 0;
+
+	r = mincore((void *)ALIGN_DOWN((uintptr_t)addr, HM_PAGE_SIZE), HM_PAGE_SIZE, &v);
+	hm_stat_inc(ST_SYS_OTHER);
+	r = r ? -errno : (v & 1);
+	errno = saved;
+	return r;
+}
+
+int os_adopt(void *from, void *to, size_t len, int tier, unsigned node)
+{
+	int saved = errno, err;
+	void *m;
+
+	m = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	hm_stat_inc(ST_SYS_MREMAP);
+	if (m == MAP_FAILED) {
+		/* Out of mappings, say: replace the range and copy. */
+		m = map_fixed(to, len, 0);
+		hm_stat_inc(ST_SYS_MMAP);
+		if (m == MAP_FAILED) {
+			err = -errno;
+			errno = saved;
+			return err;
+		}
+		numa_place(to, len, node);
+		if (tier == HM_TIER_THP) {
+			hm_stat_inc(ST_SYS_MADVISE);
+			if (madvise(to, len, MADV_HUGEPAGE) != 0)
+				tier = HM_TIER_4K;
+		}
+		memcpy(to, from, len);
+	}
+	name_range(to, len, tier, node);
+	errno = saved;
+	return tier;
+}
+
+int os_unmap(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	if (munmap(addr, len) != 0)
+		err = -errno;
+	hm_stat_inc(ST_SYS_MUNMAP);
+	errno = saved;
+	return err;
+}
+
 int os_map_meta(size_t len, void **out)
 {
 	int saved = errno, err;

@@ -72,6 +72,26 @@ extern int os_numa_mode;
  */
 int os_commit(void *addr, size_t len, int tier, unsigned node);
 
+/*
+ * fork from a heap on hugetlb pages (mm/fork.c).  os_hugetlb_pool reads
+ * free_hugepages and resv_hugepages of the 2 MiB pool from sysfs (0 and
+ * 0 if there is none).  os_map_copy maps len bytes of zeroed anonymous
+ * memory, advised MADV_HUGEPAGE when tier is HM_TIER_THP, unnamed.
+ * os_place gives [addr, addr+len) the NUMA policy os_commit would.
+ * os_resident: 1 if the page at addr is in the page table (mincore), 0
+ * if not, a negative errno if the kernel cannot tell.  os_adopt moves the
+ * committed range [from, from+len) over to (a range of the heap,
+ * replacing what is there) with mremap, or maps to anew and copies if
+ * mremap fails; it names the range like os_commit and returns tier or a
+ * negative errno.  os_unmap unmaps for good.
+ */
+int os_hugetlb_pool(unsigned long *free_pages, unsigned long *resv_pages);
+int os_map_copy(size_t len, int tier, void **out);
+void os_place(void *addr, size_t len, unsigned node);
+int os_resident(const void *addr);
+int os_adopt(void *from, void *to, size_t len, int tier, unsigned node);
+int os_unmap(void *addr, size_t len);
+
 /* Map len bytes of zeroed read-write memory for hakmem's own metadata. */
 int os_map_meta(size_t len, void **out);
 
