@@ -57,7 +57,11 @@ static struct {
 	char	*buf;		/* the copies, runs back to back in chunk order; NULL: none */
 	size_t	len;
 	int	tier;		/* HM_TIER_THP or HM_TIER_4K */
+	int	pid;		/* of the parent */
+	int	pagemap;	/* the child's /proc/self/pagemap, or -1 */
 } fork_copy;
+
+static bool fork_fault(void *addr);
 
 typedef void (*run_fn)(uint32_t idx, uint32_t n, size_t off, unsigned node);
 
@@ -114,6 +118,20 @@ static void adopt_run(uint32_t idx, uint32_t n, size_t off, unsigned node)
 	void *a = (void *)chunk_addr(idx);
 	int tier;
 
+	/*
+	 * A page the child maps alone holds the heap as fork left it, and
+	 * whatever the child wrote since: glibc's fork resets the locks of
+	 * the FILEs (malloc'd) before any fork handler runs.  Keep it rather
+	 * than the older copy.  A shared page is as it was at fork too and
+	 * reading it is safe, but the copy is as good for everything written
+	 * before fork() was called; a page the parent took back is gone.
+	 */
+	for (uint32_t k = 0; fork_copy.pagemap >= 0 && k < n; k++) {
+		size_t o = (size_t)k << HM_SS_SHIFT;
+
+		if (os_page_private(fork_copy.pagemap, (char *)a + o) == 1)
+			memcpy(fork_copy.buf + off + o, (char *)a + o, HM_SS_SIZE);
+	}
 	tier = os_adopt(fork_copy.buf + off, a, (size_t)n << HM_SS_SHIFT, fork_copy.tier, node);
 	if (tier < 0)
 		hm_fatal("fork: cannot map the copy of the hugetlb heap at", a);
@@ -154,24 +172,56 @@ void hugetlb_fork_prepare(void)
 	}
 	fork_copy.buf = buf;
 	fork_copy.len = chunks << HM_SS_SHIFT;
+	fork_copy.pid = os_getpid();
 	for_each_run(copy_run);
+	os_fault_hook_set(fork_fault);
 	hm_stat_inc(ST_FORK_COPY);
 	hm_stat_add(ST_FORK_COPY_CHUNKS, (int64_t)chunks);
 }
 
 void hugetlb_fork_parent(void)
 {
-	if (fork_copy.buf)
-		os_unmap(fork_copy.buf, fork_copy.len);
+	if (!fork_copy.buf)
+		return;
+	os_fault_hook_clear();
+	os_unmap(fork_copy.buf, fork_copy.len);
 	fork_copy.buf = NULL;
+}
+
+/* The child's half: the copies replace the hugetlb ranges. */
+static void adopt_all(void)
+{
+	fork_copy.pagemap = os_pagemap_open();
+	for_each_run(adopt_run);
+	if (fork_copy.pagemap >= 0)
+		os_close(fork_copy.pagemap);
+	/* What is left of the copy: the child runs alone, nothing mapped in its holes. */
+	os_unmap(fork_copy.buf, fork_copy.len);
+	fork_copy.buf = NULL;
+}
+
+/*
+ * SIGBUS between fork and the child's handler: code that runs in the
+ * child before any fork handler (glibc's, resetting the FILE locks)
+ * wrote a shared hugetlb page with the pool dry, or one the parent took
+ * back.  Adopt the copies now; the write is retried on them.
+ */
+static bool fork_fault(void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	if (!fork_copy.buf || os_getpid() == fork_copy.pid || !hm_in_heap(a) ||
+	    !chunk_hugetlb(hm_chunk_index(a)))
+		return false;
+	adopt_all();
+	if (hm_opt.verbose)
+		hm_warn("fork child: SIGBUS on the hugetlb heap before the fork handler: copies taken early");
+	return true;
 }
 
 void hugetlb_fork_child(void)
 {
-	if (!fork_copy.buf)
-		return;
-	for_each_run(adopt_run);
-	/* What is left of the copy: the child runs alone, nothing mapped in its holes. */
-	os_unmap(fork_copy.buf, fork_copy.len);
-	fork_copy.buf = NULL;
+	if (fork_copy.buf)
+		adopt_all();
+	os_fault_hook_clear();
 }

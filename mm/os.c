@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -493,6 +494,88 @@ int os_unmap(void *addr, size_t len)
 	hm_stat_inc(ST_SYS_MUNMAP);
 	errno = saved;
 	return err;
+}
+
+int os_pagemap_open(void)
+{
+	int saved = errno, fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	hm_stat_inc(ST_SYS_OTHER);
+	if (fd < 0)
+		fd = -errno;
+	errno = saved;
+	return fd;
+}
+
+#define PM_PRESENT		(1ULL << 63)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+
+int os_page_private(int fd, const void *addr)
+{
+	int saved = errno, r;
+	uint64_t e = 0;
+
+	hm_stat_inc(ST_SYS_OTHER);
+	if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr >> HM_PAGE_SHIFT) * 8) != sizeof(e))
+		r = -EIO;
+	else
+		r = (e & PM_PRESENT) && (e & PM_MMAP_EXCLUSIVE);
+	errno = saved;
+	return r;
+}
+
+static bool (*fault_fn)(void *addr);
+static struct sigaction fault_old;
+static int fault_set;		/* fault_old holds the previous action */
+
+static void fault_handler(int sig, siginfo_t *si, void *uc)
+{
+	bool (*fn)(void *addr) = READ_ONCE(fault_fn);
+	int saved = errno;
+
+	(void)uc;
+	if (fn && fn(si->si_addr)) {
+		errno = saved;
+		return;
+	}
+	/* Not ours: the previous action meets the retried fault. */
+	sigaction(SIGBUS, &fault_old, NULL);
+	if (si->si_code <= 0)		/* sent, not a fault: send it again */
+		syscall(SYS_tgkill, os_getpid(), os_gettid(), sig);
+	errno = saved;
+}
+
+int os_fault_hook_set(bool (*fn)(void *addr))
+{
+	struct sigaction sa;
+	int saved = errno, err = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fault_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	WRITE_ONCE(fault_fn, fn);
+	if (sigaction(SIGBUS, &sa, &fault_old) != 0)
+		err = -errno;
+	else
+		fault_set = 1;
+	hm_stat_inc(ST_SYS_OTHER);
+	errno = saved;
+	return err;
+}
+
+void os_fault_hook_clear(void)
+{
+	int saved = errno;
+
+	if (fault_set) {
+		sigaction(SIGBUS, &fault_old, NULL);
+		hm_stat_inc(ST_SYS_OTHER);
+	}
+	fault_set = 0;
+	WRITE_ONCE(fault_fn, NULL);
+	errno = saved;
 }
 
 int os_map_meta(size_t len, void **out)

@@ -16,6 +16,7 @@
 #ifndef _HAKMEM_OS_H
 #define _HAKMEM_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "hakmem/config.h"
@@ -91,6 +92,23 @@ void os_place(void *addr, size_t len, unsigned node);
 int os_resident(const void *addr);
 int os_adopt(void *from, void *to, size_t len, int tier, unsigned node);
 int os_unmap(void *addr, size_t len);
+/*
+ * /proc/self/pagemap, opened for os_page_private: 1 if the page at addr
+ * is present and mapped by this process alone (PM_MMAP_EXCLUSIVE: after
+ * fork, a page written since, by the child or by the parent), 0 if not,
+ * or a negative errno.
+ */
+int os_pagemap_open(void);
+int os_page_private(int fd, const void *addr);
+/*
+ * A SIGBUS handler for fork (mm/fork.c): fn(fault address) runs first and
+ * returns true when it repaired the fault (the faulting access is then
+ * retried); otherwise the previous action is put back and the fault,
+ * retried, meets it as if there had been no hook.  os_fault_hook_clear
+ * puts the previous action back.
+ */
+int os_fault_hook_set(bool (*fn)(void *addr));
+void os_fault_hook_clear(void);
 
 /* Map len bytes of zeroed read-write memory for hakmem's own metadata. */
 int os_map_meta(size_t len, void **out);
@@ -136,6 +154,7 @@ void os_close(int fd);
 int os_futex_wait(int *addr, int val);
 int os_futex_wake(int *addr, int nr);
 int os_gettid(void);
+int os_getpid(void);
 int os_getcpu(void);
 /* The raw NUMA node of the CPU the caller runs on (getcpu), 0 if unknown. */
 int os_getnode(void);

@@ -5,10 +5,10 @@
  *
  *   forkwrite MIB CHILDREN [threads=N] [nested] [keep]
  *
- * The parent allocates MIB MiB of 64-byte objects and a 6 MiB block,
- * fills them with a pattern, opens a FILE (glibc mallocs it, and resets
- * its lock in a multi-threaded parent's child before any fork handler
- * runs), prints pool_free=N (free minus reserved pages of the 2 MiB pool
+ * The parent opens a FILE (glibc mallocs it, and resets its lock in a
+ * multi-threaded parent's child before any fork handler runs), allocates
+ * MIB MiB of 64-byte objects and a 6 MiB block, fills them with a
+ * pattern, prints pool_free=N (free minus reserved pages of the 2 MiB pool
  * right after), starts N threads that allocate, write, check and free
  * blocks from 16 bytes to 3 MiB without pause, then forks CHILDREN
  * children one at a time.  Each child checks the pattern, rewrites every
@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 		else if (!strncmp(argv[i], "threads=", 8))
 			nthreads = atoi(argv[i] + 8) > 16 ? 16 : atoi(argv[i] + 8);
 	}
+	f = fopen("/dev/null", "w");	/* first: on the pool's first page */
 	nobj = (mib << 20) / OBJ;
 	obj = calloc(nobj, sizeof(*obj));
 	big = malloc(big_len);
@@ -217,7 +218,6 @@ int main(int argc, char **argv)
 		if (!(obj[i] = malloc(OBJ)))
 			return 2;
 	fill(0x5a);
-	f = fopen("/dev/null", "w");
 	{
 		unsigned long fr = pool("free_hugepages"), r = pool("resv_hugepages");
 

@@ -55,6 +55,7 @@ void fake_os_reset(void)
 	fake_os.pool_free = fake_os.pool_resv = 0;
 	fake_os.absent = 0;
 	fake_os.fail_map_copy = fake_os.fail_adopt = 0;
+	fake_os.hook = NULL;
 	fake_os.quiet = 0;
 	fake_os.expect_abort = NULL;
 	fake_os_reset_counts();
@@ -288,6 +289,31 @@ int os_unmap(void *addr, size_t len)
 		err = -errno;
 	errno = saved;
 	return err;
+}
+
+int os_pagemap_open(void)
+{
+	return -ENOSYS;
+}
+
+int os_page_private(int fd, const void *addr)
+{
+	(void)fd;
+	(void)addr;
+	return 0;
+}
+
+int os_fault_hook_set(bool (*fn)(void *addr))
+{
+	fake_os.calls.hook_set++;
+	fake_os.hook = fn;
+	return 0;
+}
+
+void os_fault_hook_clear(void)
+{
+	fake_os.calls.hook_clear++;
+	fake_os.hook = NULL;
 }
 
 /* No rseq in the fake: the heap runs its generic front end. */
