@@ -9,7 +9,8 @@
  * multi-threaded parent's child before any fork handler runs), allocates
  * MIB MiB of 64-byte objects and a 6 MiB block, fills them with a
  * pattern, prints pool_free=N (free minus reserved pages of the 2 MiB pool
- * right after), starts N threads that allocate, write, check and free
+ * right after) and parent_heap_hugetlb_kb (Private_Hugetlb of the heap's
+ * mappings that hold the objects and the block), starts N threads that allocate, write, check and free
  * blocks from 16 bytes to 3 MiB without pause, then forks CHILDREN
  * children one at a time.  Each child checks the pattern, rewrites every
  * inherited byte, frees half of the objects, allocates 4 MiB more, with
@@ -220,8 +221,10 @@ int main(int argc, char **argv)
 	fill(0x5a);
 	{
 		unsigned long fr = pool("free_hugepages"), r = pool("resv_hugepages");
+		long pk, hk;
 
-		printf("pool_free=%lu\n", fr > r ? fr - r : 0);
+		heap_pages(&pk, &hk);
+		printf("pool_free=%lu\nparent_heap_hugetlb_kb=%ld\n", fr > r ? fr - r : 0, hk);
 		fflush(stdout);
 	}
 	for (int t = 0; t < nthreads; t++)
