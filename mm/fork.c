@@ -24,9 +24,20 @@
  * child, moves each run of adjacent chunks of the copy over its range
  * (mremap: the child's hugetlb mapping goes away in the same step, so the
  * child never faults a pool page, whatever the parent does to it) and
- * records the new tier (hugetlb_map, ss->tier, nr_ss_tier[]).  The parent
- * unmaps its copy after fork and keeps its pool pages; the child's later
- * superslabs come from the pool again, with reservations of its own.
+ * records the new tier (hugetlb_map, ss->tier, nr_ss_tier[]).  Pages the
+ * child already maps alone (pagemap) are read back into the copy first.
+ * The parent unmaps its copy after fork and keeps its pool pages; the
+ * child's later superslabs come from the pool again, with reservations of
+ * its own.
+ *
+ * glibc runs before any fork handler in the child, and in a threaded
+ * process writes the heap: it resets the lock of every FILE, which fopen
+ * malloc'd.  That write can be the SIGBUS above, so from prepare to the
+ * parent's or child's handler a SIGBUS hook is installed (mm/os.c): in
+ * the child, a fault on a hugetlb chunk adopts the copies at once and the
+ * write is retried on them; anything else meets the previous action.  And
+ * where the write succeeded (the pool had a page), the page read back
+ * keeps it.
  *
  * Cost (only where the heap holds hugetlb chunks; any other fork pays one
  * test of hm_heap.tier): the parent copies the heap's resident hugetlb
@@ -36,12 +47,13 @@
  * vfork, posix_spawn and system() run no fork handler and copy nothing:
  * their child shares the parent's memory until it execs.
  *
- * Snapshot: the child sees the heap as it was when prepare copied it.
- * Everything written before fork() was called is there, and the heap's
- * own metadata is consistent (its locks are held from the copy to the
- * fork).  A write another thread makes to an object while fork runs may
- * or may not be there, as with any fork, but per 2 MiB chunk rather than
- * per page.
+ * Snapshot: the child sees the heap as it was when prepare copied it,
+ * except the pages it maps alone, which are as fork left them plus the
+ * child's own writes.  Everything written before fork() was called is
+ * there, and the heap's own metadata is consistent (its locks are held
+ * from the copy to the fork).  A write another thread makes to an object
+ * while fork runs may or may not be there, as with any fork, but per
+ * 2 MiB chunk rather than per page.
  *
  * HAKMEM_FORK_HUGETLB=auto shares instead while the pool's unreserved
  * free pages cover twice the hugetlb chunks plus FORK_POOL_SLACK (the

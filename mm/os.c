@@ -346,6 +346,19 @@ static void *map_fixed(void *addr, size_t len, int extra)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | extra, -1, 0);
 }
 
+/* Every 2 MiB page of the hugetlb range [h, h+len) is in the page table. */
+static bool all_present(void *h, size_t len)
+{
+	for (size_t off = 0; off < len; off += HM_SS_SIZE) {
+		unsigned char v = 0;
+
+		hm_stat_inc(ST_SYS_OTHER);
+		if (mincore((char *)h + off, HM_PAGE_SIZE, &v) != 0 || !(v & 1))
+			return false;
+	}
+	return true;
+}
+
 int os_commit(void *addr, size_t len, int tier, unsigned node)
 {
 	int saved = errno, got = HM_TIER_4K, err;
@@ -365,12 +378,25 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 		 * map the pages anywhere (hugetlb mappings come 2 MiB aligned)
 		 * and move them over the reservation: mremap replaces the
 		 * range in one step, and on failure nothing was touched.
+		 *
+		 * MAP_POPULATE, and every page checked present: no page is
+		 * left reserved but not yet faulted.  On 6.18 such a page of
+		 * a process that forks can be lost when the pool is shrunk
+		 * meanwhile (nr_hugepages lowered), and its first touch is
+		 * then a SIGBUS in the parent (tools/testing/hugepages has
+		 * the reproducer, resvlost.c).  A mapping that could not be
+		 * populated is given up for the next tier.
 		 */
 		void *h = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT),
-			       -1, 0);
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE |
+			       (21 << MAP_HUGE_SHIFT), -1, 0);
 
 		hm_stat_inc(ST_SYS_MMAP);
+		if (h != MAP_FAILED && !all_present(h, len)) {
+			munmap(h, len);
+			hm_stat_inc(ST_SYS_MUNMAP);
+			h = MAP_FAILED;
+		}
 		if (h != MAP_FAILED) {
 			m = mremap(h, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
 			hm_stat_inc(ST_SYS_MREMAP);

@@ -53,6 +53,9 @@
  *
  * fork(): the node locks are taken in node order before fork and released
  * (parent) or reset (child) after it; the child inherits a consistent heap.
+ * With the locks held, mm/fork.c copies the chunks hm_heap.hugetlb_map
+ * marks as committed on the hugetlb pool (heap_commit, heap_decommit and
+ * heap_moved keep it, under the node lock) and the child adopts them.
  */
 #include <stddef.h>
 #include <string.h>

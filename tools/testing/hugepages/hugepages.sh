@@ -18,6 +18,10 @@
 #     that write all over their heap and fork a grandchild each, while the
 #     parent rewrites its own: nobody is killed, every heap is intact,
 #     repeated 5 times.  The library from before the fork copy fails these.
+#   - the same while the pool is shrunk to 0 and grown again without
+#     pause: the kernel then loses reserved pages not yet faulted of a
+#     process that forks (resvlost shows it without hakmem), so hugetlb
+#     commits are populated at once; nobody may be killed.
 # The pool size is restored on exit, whatever happens (trap).
 #
 #   hugepages.sh LIBHAKMEM OBJTREE
@@ -40,11 +44,14 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 [ -x "$probe" ] || { echo "1..0 # hugeprobe not built ($probe)"; exit 1; }
-echo "1..26"
+echo "1..28"
 
 saved_pool=$(cat $pool)
 saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
+churner=
 restore() {
+	[ -z "$churner" ] || kill "$churner" 2>/dev/null
+	wait 2>/dev/null
 	echo "$saved_pool" > $pool
 	echo "$saved_thp" > $thp 2>/dev/null
 }
@@ -226,4 +233,30 @@ if [ "$used" -gt 0 ] && set_pool "$used"; then
 else
 	for t in 1 2 3; do nok "could not reserve an exact hugetlb pool"; done
 fi
+# 9. Forks while the pool is shrunk and grown again.  resvlost, without
+#    hakmem, is only reported: whether this kernel loses the reservations.
+churn() {	# churn N: shrink the pool to 0 and back to N until killed
+	while :; do echo 0 > $pool; echo "$1" > $pool; sleep 0.02; done
+}
+churn 12 & churner=$!
+out=$(timeout 60 "$objtree/tools/testing/hugepages/resvlost" 2>&1)
+echo "# resvlost without MAP_POPULATE under pool churn: exit $? (135: this kernel lost a reserved page)"
+bad=0
+for r in 1 2 3; do
+	out=$(LD_PRELOAD=$lib HAKMEM_HUGEPAGES=hugetlb timeout 120 \
+		"$objtree/tools/testing/selftests/api_fork" 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && ! grep -q '^not ok' <<<"$out" || { bad=$((bad + 1)); echo "# api_fork run $r: exit $rc"; }
+done
+check "api_fork while the pool is shrunk to 0 and regrown: 3 runs, parent and children never killed ($bad bad)" \
+	[ $bad = 0 ]
+out=$(LD_PRELOAD=$lib HAKMEM_HUGEPAGES=hugetlb timeout 120 "$fw" 16 8 threads=2 nested 2>&1)
+rc=$?
+check "forkwrite (threads, nested forks) while the pool is shrunk and regrown: nobody killed" \
+	[ $rc -eq 0 -a "$(val children_ok "$out")" = 8 -a "$(val parent_ok "$out")" = 1 -a \
+	  "$(val threads_bad "$out")" = 0 ]
+[ $rc -eq 0 ] || sed 's/^/# /' <<<"$out" | tail -8
+kill "$churner"
+wait "$churner" 2>/dev/null
+churner=
 exit $((failed > 0))
