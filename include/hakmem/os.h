@@ -68,8 +68,9 @@ extern int os_numa_mode;
  * aligned, else the THP tier is tried), so an empty pool fails here, not
  * with SIGBUS later; HM_TIER_THP asks for transparent hugepages.  Each
  * tier that fails falls to the next.  The range is replaced in one step
- * (never left as a hole another thread's mmap could take).  Returns the
- * tier obtained, or a negative errno.
+ * (never left as a hole another thread's mmap could take), and hugetlb
+ * pages are faulted in by the call (none left reserved but unfaulted).
+ * Returns the tier obtained, or a negative errno.
  */
 int os_commit(void *addr, size_t len, int tier, unsigned node);
 
