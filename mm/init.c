@@ -13,7 +13,9 @@
  * fork(): the prepare handler takes every lock in the documented order
  * (pcpu caches, central lists, nodes); the parent releases them and the
  * child resets them, so the child of a threaded program finds the heap
- * consistent and unlocked.
+ * consistent and unlocked.  On a heap with chunks on the hugetlb pool the
+ * child gets copies of those instead of sharing them (mm/fork.c).
+ * vfork and posix_spawn run none of this.
  *
  * Exit: with HAKMEM_STATS the destructor prints the summary, on normal exit
  * (exit() or a return from main); a program that leaves with _exit() or a

@@ -17,7 +17,11 @@
  *
  * Locking: the node lock guards the chunk table (mm/superslab.c); the
  * system calls that commit and decommit run outside it, on chunks that are
- * already reserved in the table and so belong to the caller alone.
+ * already reserved in the table and so belong to the caller alone.  On a
+ * heap that may use the hugetlb pool (heap_maps_locked()) they run inside
+ * it: fork copies the hugetlb chunks with every node lock held
+ * (mm/fork.c), and the chunk table, hugetlb_map and the mappings must
+ * agree while it does.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,6 +36,37 @@ static unsigned current_node(void)
 static size_t pages_for(size_t n)
 {
 	return (n + HM_PAGE_MASK) >> HM_PAGE_SHIFT;
+}
+
+/*
+ * The node lock around a huge object's system calls (see Locking above):
+ * table_unlock() when done with the chunk table before a system call
+ * keeps the lock on a hugetlb heap; table_lock() after it takes the lock
+ * back only where it was dropped; maps_lock()/maps_unlock() bracket a
+ * system call made with the lock not held.
+ */
+static void table_unlock(struct hm_node *nd)
+{
+	if (!heap_maps_locked())
+		hm_unlock(&nd->lock);
+}
+
+static void table_lock(struct hm_node *nd)
+{
+	if (!heap_maps_locked())
+		hm_lock(&nd->lock);
+}
+
+static void maps_lock(struct hm_node *nd)
+{
+	if (heap_maps_locked())
+		hm_lock(&nd->lock);
+}
+
+static void maps_unlock(struct hm_node *nd)
+{
+	if (heap_maps_locked())
+		hm_unlock(&nd->lock);
 }
 
 void *large_alloc(size_t n, size_t align, bool zero)
@@ -133,18 +168,21 @@ void *huge_alloc(size_t n, size_t align, bool zero)
 	nch = chunks_for(pages);
 	hm_lock(&nd->lock);
 	idx = chunk_alloc(node, nch, align_chunks);
-	hm_unlock(&nd->lock);
-	if (idx < 0)
+	if (idx < 0) {
+		hm_unlock(&nd->lock);
 		return NULL;
+	}
+	table_unlock(nd);
 	a = chunk_addr((uint32_t)idx);
 	if (heap_commit((void *)a, pages << HM_PAGE_SHIFT,
 			huge_tier(a, pages << HM_PAGE_SHIFT), node) < 0) {
-		hm_lock(&nd->lock);
+		table_lock(nd);
 		chunk_free((uint32_t)idx, nch);
 		hm_unlock(&nd->lock);
 		return NULL;
 	}
 	__atomic_store_n(&hm_heap.chunk[idx], huge_entry(pages), __ATOMIC_RELEASE);
+	maps_unlock(nd);
 	gauge_add(&hm_gauge.huge_bytes, (int64_t)(pages << HM_PAGE_SHIFT));
 	gauge_add(&hm_gauge.huge_count, 1);
 	hm_stat_inc(ST_HUGE_ALLOC);
@@ -157,8 +195,9 @@ void huge_free(uintptr_t p, uint32_t entry)
 	uint32_t idx = hm_chunk_index(p);
 	struct hm_node *nd = &hm_heap.node[hm_node_of(p)];
 
+	maps_lock(nd);
 	heap_decommit((void *)p, len);
-	hm_lock(&nd->lock);
+	table_lock(nd);
 	chunk_free(idx, chunks_for(len >> HM_PAGE_SHIFT));
 	hm_unlock(&nd->lock);
 	gauge_add(&hm_gauge.huge_bytes, -(int64_t)len);
@@ -191,8 +230,9 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 		len = ALIGN_UP(len, HM_SS_SIZE);
 		pages = len >> HM_PAGE_SHIFT;
 		nch = chunks_for(pages);
+		maps_lock(nd);
 		heap_decommit((void *)(a + len), old_len - len);
-		hm_lock(&nd->lock);
+		table_lock(nd);
 		if (nch < old_nch)
 			chunk_free(idx + nch, old_nch - nch);
 		WRITE_ONCE(hm_heap.chunk[idx], huge_entry(pages));
@@ -212,15 +252,16 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 	/* Grow in place if the chunks after it are free. */
 	hm_lock(&nd->lock);
 	if (nch == old_nch || chunk_claim(node, idx + old_nch, nch - old_nch)) {
-		hm_unlock(&nd->lock);
+		table_unlock(nd);
 		if (heap_commit((void *)(a + old_len), len - old_len,
 				huge_tier(a + old_len, len - old_len), node) >= 0) {
 			WRITE_ONCE(hm_heap.chunk[idx], huge_entry(pages));
+			maps_unlock(nd);
 			gauge_add(&hm_gauge.huge_bytes, (int64_t)(len - old_len));
 			hm_stat_inc(ST_REALLOC_INPLACE);
 			return p;
 		}
-		hm_lock(&nd->lock);
+		table_lock(nd);
 		if (nch > old_nch)
 			chunk_free(idx + old_nch, nch - old_nch);
 		hm_unlock(&nd->lock);
@@ -228,9 +269,11 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 	}
 	/* Move: the kernel carries the pages over to a new span. */
 	nidx = chunk_alloc(node, nch, 1);
-	hm_unlock(&nd->lock);
-	if (nidx < 0)
+	if (nidx < 0) {
+		hm_unlock(&nd->lock);
 		return NULL;
+	}
+	table_unlock(nd);
 	if (hm_heap.tier == HM_TIER_HUGETLB) {
 		/*
 		 * A hugetlb mapping cannot grow in mremap (its reservation
@@ -251,14 +294,16 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 	} else {
 		err = os_move(p, old_len, (void *)chunk_addr((uint32_t)nidx), len);
 	}
+	if (!err || err == -EEXIST)
+		heap_moved(a, chunk_addr((uint32_t)nidx), ALIGN_UP(old_len, HM_SS_SIZE));
 	if (err && err != -EEXIST) {
-		hm_lock(&nd->lock);
+		table_lock(nd);
 		chunk_free((uint32_t)nidx, nch);
 		hm_unlock(&nd->lock);
 		return NULL;
 	}
 	__atomic_store_n(&hm_heap.chunk[nidx], huge_entry(pages), __ATOMIC_RELEASE);
-	hm_lock(&nd->lock);
+	table_lock(nd);
 	if (err == -EEXIST) {
 		for (uint32_t i = 0; i < old_nch; i++)
 			WRITE_ONCE(hm_heap.chunk[idx + i], CHUNK_LOST);

@@ -34,6 +34,7 @@ static const char *const percpu_words[] = { "off", "fallback", "rseq", "mmcid", 
 /* Index = value: enum hm_hugepages and enum os_numa. */
 static const char *const hugepage_words[] = { "auto", "hugetlb", "thp", "off", NULL };
 static const char *const numa_words[] = { "local", "interleave", "off", NULL };
+static const char *const fork_words[] = { "copy", "auto", NULL };	/* enum hm_fork_hugetlb */
 
 #define SAME(v)		{ v, v, v }
 
@@ -68,6 +69,8 @@ static const struct option_desc options[] = {
 	  "smallest slab of a size class, in KiB (4..16)" },
 	{ "HAKMEM_PERCPU", &hm_opt.percpu, SAME(HM_PERCPU_AUTO), 0, HM_PERCPU_AUTO, percpu_words,
 	  "per-CPU front end: auto, rseq, mmcid, fallback (locks) or off" },
+	{ "HAKMEM_FORK_HUGETLB", &hm_opt.fork_hugetlb, SAME(HM_FORK_COPY), 0, 1, fork_words,
+	  "fork and hugetlb chunks: copy (child never SIGBUS), auto (share if pool has room)" },
 };
 
 static char proc_env[16384];

@@ -93,6 +93,11 @@ int os_gettid(void)
 	return (int)syscall(SYS_gettid);
 }
 
+int os_getpid(void)
+{
+	return (int)syscall(SYS_getpid);
+}
+
 void os_yield(void)
 {
 	sched_yield();

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -347,19 +348,37 @@ static void *map_fixed(void *addr, size_t len, int extra)
 
 /*
  * Put 2 MiB pool pages, with their reservation, over the reserved range
- * [addr, addr+len), or leave the range as it was: 0 or a negative errno.
+ * [addr, addr+len), placed on node and faulted in, or leave the range as
+ * it was: 0 or a negative errno.
+ *
  * Not a MAP_FIXED hugetlb mmap straight over it: when the pool is short
  * that call fails *after* unmapping the range (Linux 6.18 does), and until
  * the next tier is mapped there another thread's mmap can land in the hole
- * (the 64 KiB thread stacks of tools/testing/stress/churn did, and the
- * next tier's MAP_FIXED then replaced a live stack: SIGSEGV with a pool
- * of a few pages).  So the pages are mapped where the kernel likes (which
- * reserves them, or fails touching nothing) and moved over the range by
- * one mremap, which replaces it atomically.  Kernels before 5.16 cannot
- * move hugetlb mappings: there the pages are given back and mapped
- * MAP_FIXED, the pool having just shown it has them.
+ * (the 64 KiB thread stacks of tools/testing/stress/churn did, and so did
+ * the copy buffer of a forking parent; the next tier's MAP_FIXED then
+ * replaced a live mapping: SIGSEGV).  So the pages are mapped where the
+ * kernel likes (which reserves them, or fails touching nothing) and moved
+ * over the range by one mremap, which replaces it atomically.  Kernels
+ * before 5.16 cannot move hugetlb mappings: there the pages are given back
+ * and mapped MAP_FIXED, the pool having just shown it has them.
+ *
+ * Faulted in (MADV_POPULATE_WRITE, after the NUMA policy is set so they
+ * come from node): no page is left reserved but not yet faulted.  On 6.18
+ * such a page of a process that forks can be lost when the pool is shrunk
+ * meanwhile (nr_hugepages lowered), and its first touch is then a SIGBUS
+ * (tools/testing/hugepages/resvlost.c reproduces it without hakmem).  A
+ * range that cannot be filled is given up for the next tier.  Kernels
+ * without MADV_POPULATE_WRITE (before 5.14) fault on first touch.
  */
-static int hugetlb_over(void *addr, size_t len)
+static int populate(void *h, size_t len)
+{
+	hm_stat_inc(ST_SYS_MADVISE);
+	if (madvise(h, len, MADV_POPULATE_WRITE) == 0 || errno == EINVAL)
+		return 0;
+	return -ENOMEM;
+}
+
+static int hugetlb_over(void *addr, size_t len, unsigned node)
 {
 	const int huge = MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
 	void *m, *r;
@@ -369,17 +388,30 @@ static int hugetlb_over(void *addr, size_t len)
 	hm_stat_inc(ST_SYS_MMAP);
 	if (m == MAP_FAILED)
 		return -errno;
-	r = mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
-	hm_stat_inc(ST_SYS_MREMAP);
-	if (r != MAP_FAILED)
-		return 0;
+	numa_place(m, len, node);
+	if (populate(m, len) == 0) {
+		r = mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+		hm_stat_inc(ST_SYS_MREMAP);
+		if (r != MAP_FAILED)
+			return 0;
+		err = errno == EINVAL ? 0 : -ENOMEM;	/* EINVAL: cannot move hugetlb */
+	} else {
+		err = -ENOMEM;
+	}
 	munmap(m, len);
 	hm_stat_inc(ST_SYS_MUNMAP);
+	if (err)
+		return err;
 	r = map_fixed(addr, len, huge);
 	hm_stat_inc(ST_SYS_MMAP);
-	if (r != MAP_FAILED)
-		return 0;
-	err = -errno;
+	if (r != MAP_FAILED) {
+		numa_place(addr, len, node);
+		if (populate(addr, len) == 0)
+			return 0;
+		err = -ENOMEM;
+	} else {
+		err = -errno;
+	}
 	/* The range may be a hole now: reserve it again, never over a stranger. */
 	mmap(addr, len, PROT_NONE,
 	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
@@ -397,7 +429,7 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 		 * Without MAP_NORESERVE: the pool pages are reserved now or
 		 * the call fails with ENOMEM, leaving the reservation in place.
 		 */
-		if (hugetlb_over(addr, len) == 0) {
+		if (hugetlb_over(addr, len, node) == 0) {
 			m = addr;
 			got = HM_TIER_HUGETLB;
 		}
@@ -428,11 +460,185 @@ int os_commit_hugetlb(void *addr, size_t len, unsigned node)
 
 	if (((uintptr_t)addr & HM_SS_MASK) || (len & HM_SS_MASK))
 		return -EINVAL;
-	err = hugetlb_over(addr, len);
-	if (!err)
-		numa_place(addr, len, node);
+	err = hugetlb_over(addr, len, node);
 	errno = saved;
 	return err;
+}
+
+/* ---- fork from a hugetlb heap ---- */
+
+int os_hugetlb_pool(unsigned long *free_pages, unsigned long *resv_pages)
+{
+	int saved = errno;
+
+	*free_pages = read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+	*resv_pages = read_ulong("/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages");
+	hm_stat_add(ST_SYS_OTHER, 2);
+	errno = saved;
+	return 0;
+}
+
+int os_map_copy(size_t len, int tier, void **out)
+{
+	int saved = errno, err;
+	void *m;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	if (tier == HM_TIER_THP) {
+		madvise(m, len, MADV_HUGEPAGE);
+		hm_stat_inc(ST_SYS_MADVISE);
+	}
+	*out = m;
+	errno = saved;
+	return 0;
+}
+
+void os_place(void *addr, size_t len, unsigned node)
+{
+	int saved = errno;
+
+	numa_place(addr, len, node);
+	errno = saved;
+}
+
+int os_resident(const void *addr)
+{
+	int saved = errno, r;
+	unsigned char v = 0;
+
+	r = mincore((void *)ALIGN_DOWN((uintptr_t)addr, HM_PAGE_SIZE), HM_PAGE_SIZE, &v);
+	hm_stat_inc(ST_SYS_OTHER);
+	r = r ? -errno : (v & 1);
+	errno = saved;
+	return r;
+}
+
+int os_adopt(void *from, void *to, size_t len, int tier, unsigned node)
+{
+	int saved = errno, err;
+	void *m;
+
+	m = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	hm_stat_inc(ST_SYS_MREMAP);
+	if (m == MAP_FAILED) {
+		/* Out of mappings, say: replace the range and copy. */
+		m = map_fixed(to, len, 0);
+		hm_stat_inc(ST_SYS_MMAP);
+		if (m == MAP_FAILED) {
+			err = -errno;
+			errno = saved;
+			return err;
+		}
+		numa_place(to, len, node);
+		if (tier == HM_TIER_THP) {
+			hm_stat_inc(ST_SYS_MADVISE);
+			if (madvise(to, len, MADV_HUGEPAGE) != 0)
+				tier = HM_TIER_4K;
+		}
+		memcpy(to, from, len);
+	}
+	name_range(to, len, tier, node);
+	errno = saved;
+	return tier;
+}
+
+int os_unmap(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	if (munmap(addr, len) != 0)
+		err = -errno;
+	hm_stat_inc(ST_SYS_MUNMAP);
+	errno = saved;
+	return err;
+}
+
+int os_pagemap_open(void)
+{
+	int saved = errno, fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	hm_stat_inc(ST_SYS_OTHER);
+	if (fd < 0)
+		fd = -errno;
+	errno = saved;
+	return fd;
+}
+
+#define PM_PRESENT		(1ULL << 63)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+
+int os_page_private(int fd, const void *addr)
+{
+	int saved = errno, r;
+	uint64_t e = 0;
+
+	hm_stat_inc(ST_SYS_OTHER);
+	if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr >> HM_PAGE_SHIFT) * 8) != sizeof(e))
+		r = -EIO;
+	else
+		r = (e & PM_PRESENT) && (e & PM_MMAP_EXCLUSIVE);
+	errno = saved;
+	return r;
+}
+
+static bool (*fault_fn)(void *addr);
+static struct sigaction fault_old;
+static int fault_set;		/* fault_old holds the previous action */
+
+static void fault_handler(int sig, siginfo_t *si, void *uc)
+{
+	bool (*fn)(void *addr) = READ_ONCE(fault_fn);
+	int saved = errno;
+
+	(void)uc;
+	if (fn && fn(si->si_addr)) {
+		errno = saved;
+		return;
+	}
+	/* Not ours: the previous action meets the retried fault. */
+	sigaction(SIGBUS, &fault_old, NULL);
+	if (si->si_code <= 0)		/* sent, not a fault: send it again */
+		syscall(SYS_tgkill, os_getpid(), os_gettid(), sig);
+	errno = saved;
+}
+
+int os_fault_hook_set(bool (*fn)(void *addr))
+{
+	struct sigaction sa;
+	int saved = errno, err = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fault_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	WRITE_ONCE(fault_fn, fn);
+	if (sigaction(SIGBUS, &sa, &fault_old) != 0)
+		err = -errno;
+	else
+		fault_set = 1;
+	hm_stat_inc(ST_SYS_OTHER);
+	errno = saved;
+	return err;
+}
+
+void os_fault_hook_clear(void)
+{
+	int saved = errno;
+
+	if (fault_set) {
+		sigaction(SIGBUS, &fault_old, NULL);
+		hm_stat_inc(ST_SYS_OTHER);
+	}
+	fault_set = 0;
+	WRITE_ONCE(fault_fn, NULL);
+	errno = saved;
 }
 
 static int map_named(size_t len, int prot, int flags, void **out)

@@ -199,6 +199,9 @@ void stats_print(int fd)
 	     "realloc in place %lu, moved by mremap %lu\n",
 	     st.huge_allocs, st.huge_frees, st.huge_bytes >> 10,
 	     stat_get(ST_REALLOC_INPLACE), stat_get(ST_REALLOC_MOVE));
+	if (stat_get(ST_FORK_COPY))
+		emit(&s, "hakmem: fork: %lu forks copied %lu hugetlb chunks for their children\n",
+		     stat_get(ST_FORK_COPY), stat_get(ST_FORK_COPY_CHUNKS));
 	emit(&s, "hakmem: system calls: %lu (mmap %lu, munmap %lu, madvise %lu, mremap %lu, "
 	     "other %lu)\n", st.syscalls, st.sys_mmap, st.sys_munmap, st.sys_madvise,
 	     st.sys_mremap, st.sys_other);

@@ -73,6 +73,10 @@
  * fork(): the node locks are taken in node order before fork and released
  * (parent) or reset (child) after it; the child inherits a consistent heap
  * and gives up the hugetlb chunks committed ahead (ss_fork_child()).
+ * With the locks held, mm/fork.c copies the chunks hm_heap.hugetlb_map
+ * marks as committed on the hugetlb pool (heap_commit, heap_decommit,
+ * heap_moved and the commits ahead keep it, under the node lock) and the
+ * child adopts them.
  */
 #include <stddef.h>
 #include <string.h>
@@ -120,7 +124,7 @@ int heap_setup(void)
 	unsigned shift = HM_REGION_SHIFT_MAX;
 	size_t want = (size_t)hm_opt.region_gb << 30;
 	void *base = NULL, *meta, *meta2;
-	size_t chunk_bytes, node_bytes, cpu_bytes;
+	size_t chunk_bytes, node_bytes, cpu_bytes, map_bytes;
 	int err = -1;
 
 	/* Under a finite RLIMIT_AS the reservation counts: take half of it. */
@@ -144,7 +148,9 @@ int heap_setup(void)
 	chunk_bytes = ALIGN_UP((size_t)nodes * chunks_per_node() * sizeof(uint32_t), HM_PAGE_SIZE);
 	node_bytes = ALIGN_UP(nodes * sizeof(struct hm_node), HM_PAGE_SIZE);
 	cpu_bytes = ALIGN_UP(os_caps.nr_cpus * sizeof(uint16_t), HM_PAGE_SIZE);
-	err = os_map_meta(chunk_bytes + node_bytes + cpu_bytes, &meta);
+	map_bytes = ALIGN_UP(((size_t)nodes * chunks_per_node() + 63) / 64 * sizeof(uint64_t),
+			     HM_PAGE_SIZE);
+	err = os_map_meta(chunk_bytes + node_bytes + cpu_bytes + map_bytes, &meta);
 	if (err)
 		return err;
 	err = os_map_table((hm_heap.span >> HM_PAGE_SHIFT) * sizeof(struct hm_pte), &meta2);
@@ -154,6 +160,7 @@ int heap_setup(void)
 	hm_heap.chunk = meta;
 	hm_heap.node = (struct hm_node *)((char *)meta + chunk_bytes);
 	hm_heap.cpu_node = (uint16_t *)((char *)meta + chunk_bytes + node_bytes);
+	hm_heap.hugetlb_map = (uint64_t *)((char *)meta + chunk_bytes + node_bytes + cpu_bytes);
 	for (unsigned n = 0; n < nodes; n++)
 		hm_heap.node[n].base = hm_heap.base + ((uintptr_t)n << shift);
 	for (unsigned c = 0; c < os_caps.nr_cpus; c++)
@@ -181,6 +188,66 @@ unsigned heap_current_node(void)
 
 /* ---- commit accounting ---- */
 
+/*
+ * hugetlb_map: set the bits of the whole chunks of [a, a+len) (a hugetlb
+ * commit is whole chunks), clear those of every chunk it meets.  Node
+ * lock held (mm/large.c takes it for huge objects on a hugetlb heap).
+ */
+static void hugetlb_mark(uintptr_t a, size_t len, bool on)
+{
+	uint32_t first, last;
+
+	if (!len || !heap_maps_locked())
+		return;
+	first = hm_chunk_index(on ? ALIGN_UP(a, HM_SS_SIZE) : a);
+	last = hm_chunk_index(on ? ALIGN_DOWN(a + len, HM_SS_SIZE) : a + len + HM_SS_MASK);
+	for (uint32_t i = first; i < last; i++) {
+		uint64_t bit = 1UL << (i % 64);
+		struct hm_node *nd = &hm_heap.node[hm_node_of(chunk_addr(i))];
+
+		if (on == chunk_hugetlb(i))
+			continue;
+		if (on) {
+			__atomic_fetch_or(&hm_heap.hugetlb_map[i / 64], bit, __ATOMIC_RELAXED);
+			nd->nr_hugetlb++;
+		} else {
+			__atomic_fetch_and(&hm_heap.hugetlb_map[i / 64], ~bit, __ATOMIC_RELAXED);
+			nd->nr_hugetlb--;
+		}
+	}
+}
+
+void heap_unhuge(uint32_t idx, uint32_t n, int tier)
+{
+	for (uint32_t i = idx; i < idx + n; i++) {
+		uintptr_t a = chunk_addr(i);
+		struct superslab *ss = (struct superslab *)a;
+
+		hugetlb_mark(a, HM_SS_SIZE, false);
+		if ((hm_heap.chunk[i] & CHUNK_KIND_MASK) == CHUNK_SS && ss->tier == HM_TIER_HUGETLB) {
+			node_of_ss(ss)->nr_ss_tier[HM_TIER_HUGETLB]--;
+			node_of_ss(ss)->nr_ss_tier[tier]++;
+			ss->tier = (uint8_t)tier;
+		}
+	}
+}
+
+void heap_moved(uintptr_t from, uintptr_t to, size_t len)
+{
+	uint32_t n = (uint32_t)(len >> HM_SS_SHIFT);
+
+	if (!heap_maps_locked())
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		uintptr_t f = from + ((uintptr_t)i << HM_SS_SHIFT);
+
+		if (chunk_hugetlb(hm_chunk_index(f))) {
+			hugetlb_mark(f, HM_SS_SIZE, false);
+			hugetlb_mark(to + ((uintptr_t)i << HM_SS_SHIFT), HM_SS_SIZE, true);
+		}
+	}
+}
+
 int heap_commit(void *addr, size_t len, int tier, unsigned node)
 {
 	static int fallback_reported;
@@ -190,6 +257,8 @@ int heap_commit(void *addr, size_t len, int tier, unsigned node)
 	got = os_commit(addr, len, tier, node);
 	if (got < 0)
 		return got;
+	if (got == HM_TIER_HUGETLB)
+		hugetlb_mark((uintptr_t)addr, len, true);
 	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
 	if (now > READ_ONCE(hm_gauge.committed_peak))
 		WRITE_ONCE(hm_gauge.committed_peak, now);	/* racy max is fine */
@@ -209,8 +278,10 @@ int heap_commit(void *addr, size_t len, int tier, unsigned node)
 
 void heap_decommit(void *addr, size_t len)
 {
-	if (os_decommit(addr, len) == 0)
+	if (os_decommit(addr, len) == 0) {
+		hugetlb_mark((uintptr_t)addr, len, false);
 		gauge_add(&hm_gauge.committed, -(int64_t)len);
+	}
 }
 
 /* ---- chunks (node lock held) ---- */
@@ -403,6 +474,7 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 		nd->ahead_off = true;
 		return -1;
 	}
+	hugetlb_mark((uintptr_t)addr, len, true);	/* fork copies them too */
 	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
 	if (now > READ_ONCE(hm_gauge.committed_peak))
 		WRITE_ONCE(hm_gauge.committed_peak, now);
@@ -956,10 +1028,12 @@ void ss_fork_prepare(void)
 {
 	for (unsigned n = 0; n < hm_heap.nr_nodes; n++)
 		hm_lock(&hm_heap.node[n].lock);
+	hugetlb_fork_prepare();
 }
 
 void ss_fork_parent(void)
 {
+	hugetlb_fork_parent();
 	for (unsigned n = hm_heap.nr_nodes; n-- > 0;)
 		hm_unlock(&hm_heap.node[n].lock);
 }
@@ -972,6 +1046,7 @@ void ss_fork_parent(void)
  */
 void ss_fork_child(void)
 {
+	hugetlb_fork_child();
 	for (unsigned n = 0; n < hm_heap.nr_nodes; n++) {
 		hm_lock_reset(&hm_heap.node[n].lock);
 		drop_ready(&hm_heap.node[n]);

@@ -104,6 +104,11 @@ enum hm_hugepages {
 	HM_HP_THP,		/* transparent hugepages, never the pool */
 	HM_HP_OFF,		/* plain 4 KiB pages */
 };
+/* HAKMEM_FORK_HUGETLB: what fork does with the heap's hugetlb chunks (mm/fork.c). */
+enum hm_fork_hugetlb {
+	HM_FORK_COPY,		/* always give the child copies: never SIGBUS */
+	HM_FORK_AUTO,		/* share them while the pool has room for the copy-on-write */
+};
 /* HAKMEM_PROFILE values: the column of the defaults in mm/options.c. */
 enum hm_profile { HM_PROFILE_FAST, HM_PROFILE_BALANCED, HM_PROFILE_LEAN, HM_NR_PROFILES };
 /* HAKMEM_RESERVE_SS in the fast profile: keep every empty superslab. */
@@ -122,6 +127,7 @@ struct hm_options {
 	long	spare_slabs;	/* HAKMEM_SPARE_SLABS: empty slabs kept per class */
 	long	pcpu_max;	/* HAKMEM_PCPU_MAX: objects per class per cache */
 	long	slab_min_kb;	/* HAKMEM_SLAB_MIN_KB: smallest slab of a class */
+	long	fork_hugetlb;	/* HAKMEM_FORK_HUGETLB: enum hm_fork_hugetlb */
 };
 extern struct hm_options hm_opt;
 
@@ -178,6 +184,29 @@ unsigned heap_current_node(void);
 /* Commit memory and count it against the tier; returns tier or -errno. */
 int heap_commit(void *addr, size_t len, int tier, unsigned node);
 void heap_decommit(void *addr, size_t len);
+/* Chunks [idx, idx+n) left the hugetlb pool for tier (a fork child's copies). */
+void heap_unhuge(uint32_t idx, uint32_t n, int tier);
+/* The hugetlb chunks of [from, from+len) now live at to (after os_move). */
+void heap_moved(uintptr_t from, uintptr_t to, size_t len);
+/* Is chunk idx committed on the hugetlb pool (hm_heap.hugetlb_map)? */
+static inline bool chunk_hugetlb(uint32_t idx)
+{
+	return (__atomic_load_n(&hm_heap.hugetlb_map[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1;
+}
+/*
+ * A heap that may hold hugetlb chunks: its huge objects are committed,
+ * decommitted and moved under their node lock, so that the chunk table
+ * and hugetlb_map fork reads under every node lock match the mappings.
+ */
+static inline bool heap_maps_locked(void)
+{
+	return hm_heap.tier == HM_TIER_HUGETLB;
+}
+
+/* ---- fork from a heap on hugetlb pages (mm/fork.c), node locks held ---- */
+void hugetlb_fork_prepare(void);
+void hugetlb_fork_parent(void);
+void hugetlb_fork_child(void);
 
 /* ---- slabs and central lists (mm/slab.c) ---- */
 /* Fill out[] with up to want objects of cls from node; returns how many. */

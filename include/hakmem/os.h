@@ -16,6 +16,7 @@
 #ifndef _HAKMEM_OS_H
 #define _HAKMEM_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "hakmem/config.h"
@@ -66,8 +67,10 @@ extern int os_numa_mode;
  * reserved pool *with* their reservation (addr and len must be 2 MiB
  * aligned, else the THP tier is tried), so an empty pool fails here, not
  * with SIGBUS later; HM_TIER_THP asks for transparent hugepages.  Each
- * tier that fails falls to the next.  Returns the tier obtained, or a
- * negative errno.
+ * tier that fails falls to the next.  The range is replaced in one step
+ * (never left as a hole another thread's mmap could take), and hugetlb
+ * pages are faulted in by the call (none left reserved but unfaulted).
+ * Returns the tier obtained, or a negative errno.
  */
 int os_commit(void *addr, size_t len, int tier, unsigned node);
 
@@ -80,6 +83,43 @@ int os_commit(void *addr, size_t len, int tier, unsigned node);
  * in that hole).  For committing several superslabs at once.
  */
 int os_commit_hugetlb(void *addr, size_t len, unsigned node);
+
+/*
+ * fork from a heap on hugetlb pages (mm/fork.c).  os_hugetlb_pool reads
+ * free_hugepages and resv_hugepages of the 2 MiB pool from sysfs (0 and
+ * 0 if there is none).  os_map_copy maps len bytes of zeroed anonymous
+ * memory, advised MADV_HUGEPAGE when tier is HM_TIER_THP, unnamed.
+ * os_place gives [addr, addr+len) the NUMA policy os_commit would.
+ * os_resident: 1 if the page at addr is in the page table (mincore), 0
+ * if not, a negative errno if the kernel cannot tell.  os_adopt moves the
+ * committed range [from, from+len) over to (a range of the heap,
+ * replacing what is there) with mremap, or maps to anew and copies if
+ * mremap fails; it names the range like os_commit and returns tier or a
+ * negative errno.  os_unmap unmaps for good.
+ */
+int os_hugetlb_pool(unsigned long *free_pages, unsigned long *resv_pages);
+int os_map_copy(size_t len, int tier, void **out);
+void os_place(void *addr, size_t len, unsigned node);
+int os_resident(const void *addr);
+int os_adopt(void *from, void *to, size_t len, int tier, unsigned node);
+int os_unmap(void *addr, size_t len);
+/*
+ * /proc/self/pagemap, opened for os_page_private: 1 if the page at addr
+ * is present and mapped by this process alone (PM_MMAP_EXCLUSIVE: after
+ * fork, a page written since, by the child or by the parent), 0 if not,
+ * or a negative errno.
+ */
+int os_pagemap_open(void);
+int os_page_private(int fd, const void *addr);
+/*
+ * A SIGBUS handler for fork (mm/fork.c): fn(fault address) runs first and
+ * returns true when it repaired the fault (the faulting access is then
+ * retried); otherwise the previous action is put back and the fault,
+ * retried, meets it as if there had been no hook.  os_fault_hook_clear
+ * puts the previous action back.
+ */
+int os_fault_hook_set(bool (*fn)(void *addr));
+void os_fault_hook_clear(void);
 
 /* Map len bytes of zeroed read-write memory for hakmem's own metadata. */
 int os_map_meta(size_t len, void **out);
@@ -132,6 +172,7 @@ void os_close(int fd);
 int os_futex_wait(int *addr, int val);
 int os_futex_wake(int *addr, int nr);
 int os_gettid(void);
+int os_getpid(void);
 int os_getcpu(void);
 /* The raw NUMA node of the CPU the caller runs on (getcpu), 0 if unknown. */
 int os_getnode(void);

@@ -34,6 +34,8 @@ enum hm_stat_item {
 	ST_HUGE_FREE,
 	ST_REALLOC_INPLACE,	/* realloc that kept its block */
 	ST_REALLOC_MOVE,	/* huge realloc moved by mremap, no copy */
+	ST_FORK_COPY,		/* forks that copied the hugetlb chunks (mm/fork.c) */
+	ST_FORK_COPY_CHUNKS,	/* 2 MiB chunks those forks copied */
 	ST_SYS_MMAP,		/* system calls made by mm/os.c */
 	ST_SYS_MUNMAP,
 	ST_SYS_MADVISE,

@@ -214,6 +214,7 @@ struct hm_node {
 	uint32_t	nr_ss;		/* committed superslabs */
 	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* of which on each enum hm_tier */
 	uint32_t	dirty_pages;	/* sum of nr_dirty over the node's superslabs */
+	uint32_t	nr_hugetlb;	/* chunks on the hugetlb pool (bits in hugetlb_map) */
 	uint32_t	purge_due;	/* os_now_ms() of the next purge worth a look */
 	struct central	central[HM_NCLASS];
 } __cacheline_aligned;
@@ -233,6 +234,12 @@ struct hm_heap {
 	struct hm_node	*node;		/* nr_nodes entries */
 	uint16_t	*cpu_node;	/* nr_cpus entries */
 	int		tier;		/* enum hm_tier superslabs try first */
+	/*
+	 * One bit per chunk, all nodes back to back: the chunk is committed on
+	 * the hugetlb pool (a superslab or 2 MiB of a huge object).  Written
+	 * under the node lock; fork reads it (mm/fork.c).
+	 */
+	uint64_t	*hugetlb_map;
 };
 
 #endif /* _HAKMEM_TYPES_H */

@@ -53,6 +53,10 @@ void fake_os_reset(void)
 	fake_os.fail_decommit = fake_os.fail_map_meta = fake_os.lose_move = 0;
 	fake_os.fail_map_table = fake_os.fail_open_table = 0;
 	fake_os.fail_reserve_all = 0;
+	fake_os.pool_free = fake_os.pool_resv = 0;
+	fake_os.absent = 0;
+	fake_os.fail_map_copy = fake_os.fail_adopt = 0;
+	fake_os.hook = NULL;
 	fake_os.quiet = 0;
 	fake_os.expect_abort = NULL;
 	fake_os_reset_counts();
@@ -262,6 +266,102 @@ int os_move(void *old_addr, size_t old_len, void *new_addr, size_t new_len)
 		err = -EEXIST;		/* as if a stranger had taken the old range */
 	errno = saved;
 	return err;
+}
+
+int os_hugetlb_pool(unsigned long *free_pages, unsigned long *resv_pages)
+{
+	fake_os.calls.pool++;
+	*free_pages = fake_os.pool_free;
+	*resv_pages = fake_os.pool_resv;
+	return 0;
+}
+
+int os_map_copy(size_t len, int tier, void **out)
+{
+	int saved = errno, err;
+	void *m;
+
+	(void)tier;
+	fake_os.calls.map_copy++;
+	if (injected(&fake_os.fail_map_copy))
+		return -ENOMEM;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	*out = m;
+	errno = saved;
+	return 0;
+}
+
+void os_place(void *addr, size_t len, unsigned node)
+{
+	(void)addr;
+	(void)len;
+	(void)node;
+	fake_os.calls.place++;
+}
+
+int os_resident(const void *addr)
+{
+	(void)addr;
+	fake_os.calls.resident++;
+	return !fake_os.absent;
+}
+
+int os_adopt(void *from, void *to, size_t len, int tier, unsigned node)
+{
+	int saved = errno, err;
+
+	(void)node;
+	fake_os.calls.adopt++;
+	if (injected(&fake_os.fail_adopt))
+		return -ENOMEM;
+	if (mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	errno = saved;
+	return tier;
+}
+
+int os_unmap(void *addr, size_t len)
+{
+	int saved = errno, err = 0;
+
+	fake_os.calls.unmap++;
+	if (munmap(addr, len) != 0)
+		err = -errno;
+	errno = saved;
+	return err;
+}
+
+int os_pagemap_open(void)
+{
+	return -ENOSYS;
+}
+
+int os_page_private(int fd, const void *addr)
+{
+	(void)fd;
+	(void)addr;
+	return 0;
+}
+
+int os_fault_hook_set(bool (*fn)(void *addr))
+{
+	fake_os.calls.hook_set++;
+	fake_os.hook = fn;
+	return 0;
+}
+
+void os_fault_hook_clear(void)
+{
+	fake_os.calls.hook_clear++;
+	fake_os.hook = NULL;
 }
 
 /* No rseq in the fake: the heap runs its generic front end. */

@@ -13,6 +13,12 @@
  *   - os_commit reports fake_os.tier (or the tier asked for, if worse);
  *     os_commit_hugetlb succeeds only when fake_os.tier is hugetlb (both
  *     count as commit calls);
+ *   - fork's calls: os_hugetlb_pool reads fake_os.pool_free/pool_resv,
+ *     os_resident says 1 (0 with fake_os.absent), os_map_copy and
+ *     os_adopt can fail (fail_map_copy, fail_adopt), os_adopt moves with
+ *     mremap and returns the tier asked for; os_pagemap_open fails (no
+ *     page reads as the child's own); the SIGBUS hook is only recorded
+ *     (fake_os.hook);
  *   - the topology is fixed: FAKE_NR_CPUS CPUs on FAKE_NR_NODES nodes,
  *     CPUs 0,1 on node 0 and CPUs 2,3 on node 1; os_getcpu() returns
  *     fake_os.cpu, so a test can pretend to run anywhere (the heap asks
@@ -41,6 +47,7 @@ struct fake_os_calls {
 	unsigned long	probe, reserve, commit, map_meta, map_table, open_table;
 	unsigned long	decommit, purge, move;
 	unsigned long	getcpu, getnode, write, abort;
+	unsigned long	pool, map_copy, place, resident, adopt, unmap, hook_set, hook_clear;
 };
 
 struct fake_os {
@@ -61,6 +68,11 @@ struct fake_os {
 						 * contain this, else _exit(99) */
 	unsigned	lose_move;		/* N: the N-th next move returns -EEXIST
 						 * (moved, old range "taken") */
+	unsigned long	pool_free, pool_resv;	/* what os_hugetlb_pool() reads */
+	int		absent;			/* os_resident() says 0 (never written) */
+	unsigned	fail_map_copy;
+	unsigned	fail_adopt;
+	bool		(*hook)(void *addr);	/* what os_fault_hook_set got */
 
 	/* What happened. */
 	struct fake_os_calls calls;
