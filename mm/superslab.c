@@ -14,6 +14,12 @@
  * size class (mm/slab.c) or one large object (mm/large.c).  page_map has a
  * bit per page in a run; page_cls/page_delta let free() find the class and
  * the start of the run of any address with one shift and one table read.
+ * Small runs (the slabs of the small classes) and big ones (big slabs,
+ * large objects) live in superslabs of their own kind, each run in the
+ * smallest hole that holds it (pick_ss()).
+ *
+ * Superslab kinds:   NONE (no run), SMALL or BIG (the kind of the run that
+ *                    was placed first; back to NONE when it empties)
  *
  * Superslab states:  ACTIVE (on node->active, has free pages)
  *                    FULL   (no free page, on no list)
@@ -343,6 +349,7 @@ static struct superslab *ss_new(unsigned node)
 	ss_list_add(&nd->active, ss);
 	nd->nr_ss++;
 	nd->nr_ss_tier[tier]++;
+	nd->nr_ss_kind[SS_KIND_NONE]++;
 	return ss;
 }
 
@@ -359,10 +366,25 @@ static void ss_release(struct superslab *ss)
 	ss_list_del(&nd->active, ss);
 	nd->nr_ss--;
 	nd->nr_ss_tier[ss->tier]--;
+	nd->nr_ss_kind[ss->kind]--;
 	nd->dirty_pages -= ss->nr_dirty;
 	heap_decommit(ss, HM_SS_SIZE);
 	chunk_free(idx, 1);
 	hm_stat_inc(ST_SS_RELEASED);
+}
+
+static unsigned run_kind(unsigned npages)
+{
+	return npages >= HM_BIG_RUN_PAGES ? SS_KIND_BIG : SS_KIND_SMALL;
+}
+
+static void ss_set_kind(struct superslab *ss, unsigned kind)
+{
+	struct hm_node *nd = node_of_ss(ss);
+
+	nd->nr_ss_kind[ss->kind]--;
+	nd->nr_ss_kind[kind]++;
+	ss->kind = (uint8_t)kind;
 }
 
 /* First used page in [from, to), or to. */
@@ -583,32 +605,88 @@ void ss_purge_tick(unsigned node)
 }
 
 /*
- * The fullest superslab with room for the run: filling the busiest ones
- * first lets the others empty out (to be purged or released) instead of
- * every superslab ending up with a few scattered runs, which is how a
- * long-running mixed workload kept taking new superslabs.  Cheap tests
- * first: a superslab with fewer free pages than needed, or more than the
- * best so far, is not searched.
+ * The best fit for a run of n pages aligned to align in ss: the start of
+ * the run in the smallest free hole that holds it, -1 if none does; *hole
+ * gets that hole's length.  An exact fit ends the search.
  */
-static struct superslab *best_fit(struct hm_node *nd, unsigned npages, unsigned align,
-				  int *first)
+static int best_hole(const struct superslab *ss, unsigned n, unsigned align, unsigned *hole)
 {
+	unsigned i = HM_SS_HDR_PAGES, best_len = UINT32_MAX;
+	int best = -1;
+
+	while (i < HM_SS_PAGES) {
+		unsigned a = next_free(ss, i, HM_SS_PAGES), b, at;
+
+		if (a == HM_SS_PAGES)
+			break;
+		b = next_used(ss, a, HM_SS_PAGES);
+		at = ALIGN_UP(a, align);
+		if (at + n <= b && b - a < best_len) {
+			best = (int)at;
+			best_len = b - a;
+			if (best_len == n)
+				break;
+		}
+		i = b;
+	}
+	*hole = best_len;
+	return best;
+}
+
+/*
+ * Run placement.  A run goes to a superslab of its kind (enum ss_kind:
+ * under HM_BIG_RUN_PAGES pages or not), into the smallest hole that holds
+ * it, in the fullest such superslab when holes tie; failing that to an
+ * empty superslab, which takes its kind; failing that to a new one.  A
+ * superslab of the other kind is used only while the node has none of
+ * the run's kind, so a small heap is not split in two for one large
+ * object.
+ *
+ * Why: with both in one superslab (and the first fit in the fullest
+ * superslab), small slabs took the pages a large object left and big
+ * holes were cut into small ones; the soak kept 1000-2000 free pages but
+ * no 32-page hole, and took a new superslab for a large object every few
+ * tens of seconds.  Apart, a freed slab's hole fits the next slab of its
+ * size, the 1-3 page slivers between small slabs are not in the way of
+ * big runs, and best fit keeps the big holes for the big runs.
+ */
+static struct superslab *pick_ss(struct hm_node *nd, unsigned npages, unsigned align,
+				 int *first)
+{
+	unsigned kind = run_kind(npages), best_rank = UINT32_MAX, best_len = UINT32_MAX;
+	bool mix = !nd->nr_ss_kind[kind];
 	struct superslab *best = NULL;
 	uint32_t best_free = UINT32_MAX;
 
 	for (struct superslab *ss = nd->active; ss; ss = ss->next) {
+		unsigned rank, len;
 		int at;
 
-		if (ss->nfree_pages < npages || ss->nfree_pages >= best_free)
+		if (ss->nfree_pages < npages)
 			continue;
-		at = find_run(ss, npages, align);
+		if (ss->kind == kind)
+			rank = 0;
+		else if (ss->kind == SS_KIND_NONE)
+			rank = 1;
+		else if (mix)
+			rank = 2;
+		else
+			continue;
+		if (rank > best_rank)
+			continue;
+		at = best_hole(ss, npages, align, &len);
 		if (at < 0)
 			continue;
-		best = ss;
-		best_free = ss->nfree_pages;
-		*first = at;
-		if (best_free == npages)
-			break;		/* cannot do better than an exact fill */
+		if (rank < best_rank || len < best_len ||
+		    (len == best_len && ss->nfree_pages < best_free)) {
+			best = ss;
+			best_rank = rank;
+			best_len = len;
+			best_free = ss->nfree_pages;
+			*first = at;
+			if (!rank && len == npages)
+				break;		/* an exact fit: no better hole */
+		}
 	}
 	return best;
 }
@@ -626,7 +704,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	if (!npages || npages > 256 || npages > HM_SS_USABLE_PAGES)
 		return NULL;
 	hm_lock(&nd->lock);
-	ss = best_fit(nd, npages, align, &first);
+	ss = pick_ss(nd, npages, align, &first);
 	if (!ss) {
 		ss = ss_new(node);
 		if (ss) {
@@ -646,6 +724,8 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	if (ss && first >= 0) {
 		if (ss->state == SS_EMPTY)
 			nd->nr_empty--;
+		if (ss->kind == SS_KIND_NONE)
+			ss_set_kind(ss, run_kind(npages));
 		mark_run(ss, (unsigned)first, npages, cls);
 		header_in_use(ss, (unsigned)first);
 		ss->nfree_pages -= npages;
@@ -691,6 +771,7 @@ void ss_free_pages(struct slab *s)
 		ss_release(ss);
 		ss = NULL;
 	} else if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
+		ss_set_kind(ss, SS_KIND_NONE);
 		ss->state = SS_EMPTY;
 		nd->nr_empty++;
 	}

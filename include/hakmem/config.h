@@ -63,6 +63,13 @@
 #define HM_PCPU_MIN_OBJECTS	4
 #define HM_PCPU_CLASS_BYTES	(128UL << 10)
 
+/*
+ * Runs of this many pages and more (the slabs of classes from 4 KiB up,
+ * large objects) are placed in superslabs of their own kind, apart from
+ * the 1..7-page slabs of the small classes (mm/superslab.c).
+ */
+#define HM_BIG_RUN_PAGES	8
+
 /* Bootstrap arena: serves allocations made while hakmem initialises itself. */
 #define HM_BOOT_ARENA_SIZE	(256UL << 10)
 

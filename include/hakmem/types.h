@@ -99,6 +99,18 @@ enum ss_state {
 };
 
 /*
+ * What a superslab holds (see "Run placement" in mm/superslab.c): runs of
+ * fewer than HM_BIG_RUN_PAGES pages, or of that many and more.  Keeping the
+ * two apart keeps the holes small slabs leave out of the way of big runs.
+ */
+enum ss_kind {
+	SS_KIND_NONE = 0,	/* no run yet (new or empty): takes the kind of its first run */
+	SS_KIND_SMALL,		/* slabs of the small classes */
+	SS_KIND_BIG,		/* big slabs and large objects */
+	HM_NR_SS_KINDS
+};
+
+/*
  * struct superslab - header of a committed 2 MiB chunk.
  *
  * Invariant:  nfree_pages + popcount(page_map) == HM_SS_PAGES
@@ -121,6 +133,7 @@ struct superslab {
 	uint32_t	nr_dirty;	/* popcount(dirty_map) */
 	uint32_t	hdr_purged;	/* bit h: header page h purged (its slab[] entries all free) */
 	uint32_t	dirty_since;	/* os_now_ms() when a page was last given back */
+	uint8_t		kind;		/* enum ss_kind; SS_KIND_NONE iff no page is in a run */
 	uint64_t	page_map[HM_SS_PAGES / 64];	/* bit set: page in a run */
 	/* bit set: free page that was used since its last purge (still resident) */
 	uint64_t	dirty_map[HM_SS_PAGES / 64];
@@ -178,6 +191,7 @@ struct central {
  * struct hm_node - one NUMA node's share of the heap.
  * Invariant: every superslab on active has state SS_ACTIVE or SS_EMPTY and
  * nfree_pages > 0; nr_empty counts those in SS_EMPTY.
+ * sum(nr_ss_kind) == nr_ss; nr_ss_kind[k] counts the superslabs with kind k.
  */
 struct hm_node {
 	struct hm_lock	lock;		/* superslab lists and the chunk table */
@@ -188,6 +202,7 @@ struct hm_node {
 	uint32_t	lowest_free;	/* no free chunk below this one */
 	uint32_t	nr_ss;		/* committed superslabs */
 	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* of which on each enum hm_tier */
+	uint32_t	nr_ss_kind[HM_NR_SS_KINDS];	/* of which of each enum ss_kind */
 	uint32_t	dirty_pages;	/* sum of nr_dirty over the node's superslabs */
 	uint32_t	purge_due;	/* os_now_ms() of the next purge worth a look */
 	struct central	central[HM_NCLASS];

@@ -60,7 +60,7 @@ static void check_run(const struct slab *s, unsigned npages, unsigned cls)
 	}
 }
 
-START_TEST(runs_are_carved_first_fit)
+START_TEST(runs_are_carved_best_fit)
 {
 	struct slab *a, *b, *c;
 	struct superslab *ss;
@@ -94,7 +94,7 @@ START_TEST(runs_are_carved_first_fit)
 	ck_assert_uint_eq(fake_os.calls.commit, 1);
 	unit_check_node(0);
 
-	/* A freed run's pages are free again and are the first fit. */
+	/* A freed run's pages are free again and are the best fit. */
 	ss_free_pages(a);
 	for (unsigned p = HM_SS_HDR_PAGES; p < HM_SS_HDR_PAGES + 3; p++) {
 		ck_assert(!unit_page_used(ss, p));
@@ -108,6 +108,95 @@ START_TEST(runs_are_carved_first_fit)
 	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES + 5);
 	c = ss_alloc_pages(0, 1, 1, CLS_A);
 	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES + 2);
+	unit_check_node(0);
+}
+END_TEST
+
+/* Best fit: the smallest hole that holds the run, wherever it is. */
+START_TEST(runs_take_the_smallest_hole)
+{
+	struct slab *r[6], *s;
+	struct superslab *ss;
+	unsigned len[6] = { 5, 1, 4, 1, 3, 1 };
+
+	for (unsigned i = 0; i < 6; i++)
+		r[i] = ss_alloc_pages(0, len[i], 1, CLS_A);
+	ss = slab_ss(r[0]);
+	ss_free_pages(r[0]);		/* holes of 5, 4 and 3 pages, then the tail */
+	ss_free_pages(r[2]);
+	ss_free_pages(r[4]);
+	unit_check_node(0);
+
+	s = ss_alloc_pages(0, 4, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(s), ss);
+	ck_assert_uint_eq(slab_first_page(s), slab_first_page(r[2]));
+	s = ss_alloc_pages(0, 2, 1, CLS_B);
+	ck_assert_uint_eq(slab_first_page(s), slab_first_page(r[4]));
+	s = ss_alloc_pages(0, 5, 1, CLS_B);
+	ck_assert_uint_eq(slab_first_page(s), slab_first_page(r[0]));
+	s = ss_alloc_pages(0, 2, 1, CLS_B);	/* no hole left but the tail */
+	ck_assert_uint_eq(slab_first_page(s), HM_SS_HDR_PAGES + 15);
+	unit_check_node(0);
+}
+END_TEST
+
+/*
+ * Runs under HM_BIG_RUN_PAGES and the others go to superslabs of their
+ * own kind once the node has one of that kind; a superslab that empties
+ * takes the kind of its next run.
+ */
+START_TEST(small_and_big_runs_live_apart)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	struct slab *a, *l, *fill[2], *big, *s;
+	struct superslab *ss0, *ss1;
+
+	ck_assert_uint_ge(HM_BIG_RUN_PAGES, 5);
+	a = ss_alloc_pages(0, 4, 1, CLS_A);
+	ss0 = slab_ss(a);
+	ck_assert_uint_eq(ss0->kind, SS_KIND_SMALL);
+	/* No big superslab yet: a large object shares the small one. */
+	l = ss_alloc_pages(0, 20, 1, PAGE_CLS_LARGE);
+	ck_assert_ptr_eq(slab_ss(l), ss0);
+	ck_assert_uint_eq(ss0->kind, SS_KIND_SMALL);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_BIG], 0);
+	unit_check_node(0);
+
+	/* Leave 26 pages: the next 100-page run takes a new superslab. */
+	fill[0] = ss_alloc_pages(0, 256, 1, PAGE_CLS_LARGE);
+	fill[1] = ss_alloc_pages(0, 200, 1, PAGE_CLS_LARGE);
+	ck_assert_ptr_eq(slab_ss(fill[0]), ss0);
+	ck_assert_ptr_eq(slab_ss(fill[1]), ss0);
+	ck_assert_uint_eq(ss0->nfree_pages, 26);
+	big = ss_alloc_pages(0, 100, 1, PAGE_CLS_LARGE);
+	ss1 = slab_ss(big);
+	ck_assert_ptr_ne(ss1, ss0);
+	ck_assert_uint_eq(ss1->kind, SS_KIND_BIG);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_SMALL], 1);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_BIG], 1);
+	unit_check_node(0);
+
+	/* Now each kind keeps to its own, though the other has room. */
+	s = ss_alloc_pages(0, 20, 1, PAGE_CLS_LARGE);
+	ck_assert_ptr_eq(slab_ss(s), ss1);
+	ss_free_pages(s);
+	s = ss_alloc_pages(0, 4, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(s), ss0);
+	ck_assert_uint_eq(ss0->nfree_pages, 22);
+	unit_check_node(0);
+
+	/* An emptied superslab has no kind, and the next run gives it one. */
+	ss_free_pages(big);
+	ck_assert_uint_eq(ss1->state, SS_EMPTY);
+	ck_assert_uint_eq(ss1->kind, SS_KIND_NONE);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_BIG], 0);
+	unit_check_node(0);
+	s = ss_alloc_pages(0, 4, 1, CLS_B);	/* its own kind first */
+	ck_assert_ptr_eq(slab_ss(s), ss0);
+	s = ss_alloc_pages(0, 24, 1, CLS_B);	/* an empty superslab before ss0 */
+	ck_assert_ptr_eq(slab_ss(s), ss1);
+	ck_assert_uint_eq(ss1->kind, SS_KIND_BIG);
+	ck_assert_uint_eq(fake_os.calls.commit, 2);
 	unit_check_node(0);
 }
 END_TEST
@@ -934,7 +1023,9 @@ static Suite *superslab_suite(void)
 	TCase *chunks = unit_tcase("chunks");
 	TCase *setup = unit_tcase("setup");
 
-	tcase_add_test(runs, runs_are_carved_first_fit);
+	tcase_add_test(runs, runs_are_carved_best_fit);
+	tcase_add_test(runs, runs_take_the_smallest_hole);
+	tcase_add_test(runs, small_and_big_runs_live_apart);
 	tcase_add_test(runs, runs_honour_alignment);
 	tcase_add_test(runs, full_superslab_then_a_new_one);
 	tcase_add_test(runs, empty_superslabs_beyond_the_reserve_are_released);
