@@ -20,6 +20,10 @@
  *
  * Superslab kinds:   NONE (no run), SMALL or BIG (the kind of the run that
  *                    was placed first; back to NONE when it empties)
+ * Sparse superslabs: taken while the node already had a superslab's worth
+ *                    of free pages (for want of a hole, not of memory):
+ *                    plain pages, purged at once, released when empty, in
+ *                    every profile; the last choice of their kind
  *
  * Superslab states:  ACTIVE (on node->active, has free pages)
  *                    FULL   (no free page, on no list)
@@ -316,7 +320,7 @@ static void ss_list_del(struct superslab **head, struct superslab *ss)
 	ss->next = ss->prev = NULL;
 }
 
-static struct superslab *ss_new(unsigned node)
+static struct superslab *ss_new(unsigned node, int want)
 {
 	struct hm_node *nd = &hm_heap.node[node];
 	struct superslab *ss;
@@ -327,7 +331,7 @@ static struct superslab *ss_new(unsigned node)
 	if (idx < 0)
 		return NULL;
 	ss = (struct superslab *)chunk_addr((uint32_t)idx);
-	tier = heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
+	tier = heap_commit(ss, HM_SS_SIZE, want, node);
 	if (tier < 0) {
 		chunk_free((uint32_t)idx, 1);
 		return NULL;
@@ -649,23 +653,29 @@ static int best_hole(const struct superslab *ss, unsigned n, unsigned align, uns
  * tens of seconds.  Apart, a freed slab's hole fits the next slab of its
  * size, the 1-3 page slivers between small slabs are not in the way of
  * big runs, and best fit keeps the big holes for the big runs.
+ *
+ * A sparse superslab (see want_sparse()) is the last resort of its kind,
+ * after every other hole: it only takes what fits nowhere else, so it
+ * empties and is released once the other superslabs have holes again.
  */
 static struct superslab *pick_ss(struct hm_node *nd, unsigned npages, unsigned align,
-				 int *first)
+				 int *first, uint32_t *free_pages)
 {
 	unsigned kind = run_kind(npages), best_rank = UINT32_MAX, best_len = UINT32_MAX;
 	bool mix = !nd->nr_ss_kind[kind];
 	struct superslab *best = NULL;
 	uint32_t best_free = UINT32_MAX;
 
+	*free_pages = 0;
 	for (struct superslab *ss = nd->active; ss; ss = ss->next) {
 		unsigned rank, len;
 		int at;
 
+		*free_pages += ss->nfree_pages;
 		if (ss->nfree_pages < npages)
 			continue;
 		if (ss->kind == kind)
-			rank = 0;
+			rank = ss->sparse ? 3 : 0;
 		else if (ss->kind == SS_KIND_NONE)
 			rank = 1;
 		else if (mix)
@@ -691,11 +701,29 @@ static struct superslab *pick_ss(struct hm_node *nd, unsigned npages, unsigned a
 	return best;
 }
 
+/*
+ * A sparse superslab.  One taken while the node's superslabs still have a
+ * superslab's worth of free pages between their runs is taken for want of
+ * a hole, not of memory: it holds a few runs until holes come back
+ * elsewhere, then empties.  On transparent hugepages its first touch
+ * would make all 2 MiB resident for those few runs, and the pages they
+ * leave would stay (in a soak, each such superslab added 0.85 % to the
+ * resident set for good).  So it gets plain pages, its free pages are
+ * purged at once and it is released as soon as it empties, whatever the
+ * profile: it costs what it holds.  A heap that grows still gets
+ * hugepages.
+ */
+static bool want_sparse(uint32_t free_pages)
+{
+	return hm_heap.tier == HM_TIER_THP && free_pages >= HM_SS_USABLE_PAGES;
+}
+
 struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsigned cls)
 {
 	struct hm_node *nd = &hm_heap.node[node];
 	struct superslab *ss;
 	struct slab *s = NULL;
+	uint32_t free_pages;
 	int first = -1;
 
 	if (!align)
@@ -704,16 +732,20 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	if (!npages || npages > 256 || npages > HM_SS_USABLE_PAGES)
 		return NULL;
 	hm_lock(&nd->lock);
-	ss = pick_ss(nd, npages, align, &first);
+	ss = pick_ss(nd, npages, align, &first, &free_pages);
 	if (!ss) {
-		ss = ss_new(node);
+		bool sparse = want_sparse(free_pages);
+
+		ss = ss_new(node, sparse ? HM_TIER_4K : hm_heap.tier);
+		if (ss)
+			ss->sparse = sparse;
 		if (ss) {
 			first = find_run(ss, npages, align);
 			if (first < 0) {
 				/* Cannot fit even here (alignment): an empty one. */
 				ss->state = SS_EMPTY;
 				nd->nr_empty++;
-				if (nd->nr_empty > (uint32_t)hm_opt.reserve_ss) {
+				if (nd->nr_empty > (uint32_t)hm_opt.reserve_ss || ss->sparse) {
 					nd->nr_empty--;
 					ss_release(ss);
 				}
@@ -767,7 +799,7 @@ void ss_free_pages(struct slab *s)
 	}
 	ss->nfree_pages += s->npages;
 	if (ss->nfree_pages == HM_SS_USABLE_PAGES &&
-	    nd->nr_empty >= (uint32_t)hm_opt.reserve_ss) {
+	    (nd->nr_empty >= (uint32_t)hm_opt.reserve_ss || ss->sparse)) {
 		ss_release(ss);
 		ss = NULL;
 	} else if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
@@ -775,8 +807,8 @@ void ss_free_pages(struct slab *s)
 		ss->state = SS_EMPTY;
 		nd->nr_empty++;
 	}
-	if (ss && ss->nr_dirty && hm_opt.purge_delay_ms == 0) {
-		ss_purge(ss);		/* lean: give the pages back at once */
+	if (ss && ss->nr_dirty && (hm_opt.purge_delay_ms == 0 || ss->sparse)) {
+		ss_purge(ss);		/* lean, sparse: give the pages back at once */
 	} else {
 		uint32_t now;
 
@@ -820,7 +852,7 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 			ss->state = SS_ACTIVE;
 			ss_list_add(&nd->active, ss);
 		}
-		if (hm_opt.purge_delay_ms == 0)
+		if (hm_opt.purge_delay_ms == 0 || ss->sparse)
 			ss_purge(ss);
 	}
 	if (ok)

@@ -134,6 +134,7 @@ struct superslab {
 	uint32_t	hdr_purged;	/* bit h: header page h purged (its slab[] entries all free) */
 	uint32_t	dirty_since;	/* os_now_ms() when a page was last given back */
 	uint8_t		kind;		/* enum ss_kind; SS_KIND_NONE iff no page is in a run */
+	uint8_t		sparse;		/* taken for want of a hole: 4 KiB pages, purged at once */
 	uint64_t	page_map[HM_SS_PAGES / 64];	/* bit set: page in a run */
 	/* bit set: free page that was used since its last purge (still resident) */
 	uint64_t	dirty_map[HM_SS_PAGES / 64];

@@ -668,6 +668,68 @@ START_TEST(commit_tier_is_recorded)
 }
 END_TEST
 
+/*
+ * A superslab taken while the node has a superslab's worth of free pages,
+ * none in a hole that fits, is sparse: plain pages instead of a hugepage,
+ * its free pages purged at once, released when it empties (in fast too).
+ */
+START_TEST(superslab_taken_for_a_hole_is_sparse)
+{
+	enum { RUNS0 = HM_SS_USABLE_PAGES / 4, RUNS1 = (HM_SS_USABLE_PAGES - 6) / 4 };
+	static struct slab *r0[RUNS0], *r1[RUNS1];
+	struct slab *s;
+
+	ck_assert_int_eq(hm_heap.tier, HM_TIER_THP);
+	for (unsigned i = 0; i < RUNS0; i++)
+		r0[i] = ss_alloc_pages(0, 4, 1, CLS_A);
+	ck_assert_uint_eq(slab_ss(r0[0])->nfree_pages, HM_SS_USABLE_PAGES % 4);
+	s = ss_alloc_pages(0, 6, 1, CLS_B);	/* 2 pages free: a heap that grows */
+	ck_assert_ptr_ne(slab_ss(s), slab_ss(r0[0]));
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
+	for (unsigned i = 0; i < RUNS1; i++) {
+		r1[i] = ss_alloc_pages(0, 4, 1, CLS_A);
+		ck_assert_ptr_eq(slab_ss(r1[i]), slab_ss(s));
+	}
+	ck_assert_uint_eq(slab_ss(s)->nfree_pages, 0);
+	ck_assert(!slab_ss(s)->sparse);
+	/* Every other run back: 4-page holes, a superslab's worth in all. */
+	for (unsigned i = 0; i < RUNS0; i += 2)
+		ss_free_pages(r0[i]);
+	for (unsigned i = 0; i < RUNS1; i += 2)
+		ss_free_pages(r1[i]);
+	ck_assert_uint_ge(slab_ss(r0[1])->nfree_pages + slab_ss(r1[1])->nfree_pages,
+			  HM_SS_USABLE_PAGES);
+	unit_check_node(0);
+	s = ss_alloc_pages(0, 6, 1, CLS_B);
+	ck_assert_uint_eq(fake_os.calls.commit, 3);
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_4K);
+	ck_assert_uint_eq(slab_ss(s)->tier, HM_TIER_4K);
+	ck_assert(slab_ss(s)->sparse);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_4K], 1);
+	ck_assert_uint_eq(unit_stat(ST_TIER_FALLBACK), 0);
+	unit_check_node(0);
+
+	/* The fast profile keeps free pages and empty superslabs, not these. */
+	hm_opt.purge_delay_ms = -1;
+	hm_opt.reserve_ss = HM_RESERVE_ALL;
+	{
+		struct slab *t = ss_alloc_pages(0, 6, 1, CLS_B);
+		unsigned purges = fake_os.calls.purge;
+
+		ck_assert_ptr_eq(slab_ss(t), slab_ss(s));
+		ss_free_pages(t);
+		ck_assert_uint_gt(fake_os.calls.purge, purges);
+		ck_assert_uint_eq(slab_ss(s)->nr_dirty, 0);
+		unit_check_node(0);
+	}
+	ss_free_pages(s);
+	ck_assert_uint_eq(fake_os.calls.decommit, 1);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 2);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_4K], 0);
+	unit_check_node(0);
+}
+END_TEST
+
 START_TEST(random_runs_keep_the_invariants)
 {
 	enum { MAXRUNS = 600 };
@@ -1036,6 +1098,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, trim_releases_empty_superslabs);
 	tcase_add_test(runs, node1_runs_live_in_node1);
 	tcase_add_test(runs, commit_tier_is_recorded);
+	tcase_add_test(runs, superslab_taken_for_a_hole_is_sparse);
 	tcase_add_test(runs, random_runs_keep_the_invariants);
 	tcase_add_test(runs, balanced_marks_freed_pages_dirty_and_waits);
 	tcase_add_test(runs, lean_purges_at_once_and_releases_empty_superslabs);
