@@ -20,10 +20,11 @@
  *
  * Superslab kinds:   NONE (no run), SMALL or BIG (the kind of the run that
  *                    was placed first; back to NONE when it empties)
- * Sparse superslabs: taken while the node already had a superslab's worth
+ * Sparse superslab:  taken while the node already had a superslab's worth
  *                    of free pages (for want of a hole, not of memory):
  *                    plain pages, purged at once, released when empty, in
- *                    every profile; the last choice of their kind
+ *                    every profile; the last choice of its kind; at most
+ *                    half the node's superslabs
  *
  * Superslab states:  ACTIVE (on node->active, has free pages)
  *                    FULL   (no free page, on no list)
@@ -371,6 +372,7 @@ static void ss_release(struct superslab *ss)
 	nd->nr_ss--;
 	nd->nr_ss_tier[ss->tier]--;
 	nd->nr_ss_kind[ss->kind]--;
+	nd->nr_sparse -= ss->sparse;
 	nd->dirty_pages -= ss->nr_dirty;
 	heap_decommit(ss, HM_SS_SIZE);
 	chunk_free(idx, 1);
@@ -710,12 +712,18 @@ static struct superslab *pick_ss(struct hm_node *nd, unsigned npages, unsigned a
  * leave would stay (in a soak, each such superslab added 0.85 % to the
  * resident set for good).  So it gets plain pages, its free pages are
  * purged at once and it is released as soon as it empties, whatever the
- * profile: it costs what it holds.  A heap that grows still gets
- * hugepages.
+ * profile: it costs what it holds.  At most half the superslabs of a
+ * node are sparse (one in a small heap): beyond that a new superslab is
+ * an ordinary one, so a heap that grows still grows on hugepages, and
+ * the system calls of purging stay bounded to a part of the runs.  The
+ * soak ends up with about 30 sparse superslabs next to 88 on hugepages:
+ * the holes churn leaves after the first fill; with one sparse superslab
+ * at most, or a quarter, it went on taking hugepage superslabs.
  */
-static bool want_sparse(uint32_t free_pages)
+static bool want_sparse(const struct hm_node *nd, uint32_t free_pages)
 {
-	return hm_heap.tier == HM_TIER_THP && free_pages >= HM_SS_USABLE_PAGES;
+	return hm_heap.tier == HM_TIER_THP && free_pages >= HM_SS_USABLE_PAGES &&
+	       nd->nr_sparse <= nd->nr_ss / 2;
 }
 
 struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsigned cls)
@@ -734,11 +742,13 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	hm_lock(&nd->lock);
 	ss = pick_ss(nd, npages, align, &first, &free_pages);
 	if (!ss) {
-		bool sparse = want_sparse(free_pages);
+		bool sparse = want_sparse(nd, free_pages);
 
 		ss = ss_new(node, sparse ? HM_TIER_4K : hm_heap.tier);
-		if (ss)
-			ss->sparse = sparse;
+		if (ss && sparse) {
+			ss->sparse = 1;
+			nd->nr_sparse++;
+		}
 		if (ss) {
 			first = find_run(ss, npages, align);
 			if (first < 0) {

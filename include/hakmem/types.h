@@ -192,7 +192,8 @@ struct central {
  * struct hm_node - one NUMA node's share of the heap.
  * Invariant: every superslab on active has state SS_ACTIVE or SS_EMPTY and
  * nfree_pages > 0; nr_empty counts those in SS_EMPTY.
- * sum(nr_ss_kind) == nr_ss; nr_ss_kind[k] counts the superslabs with kind k.
+ * sum(nr_ss_kind) == nr_ss; nr_ss_kind[k] counts the superslabs with kind k;
+ * nr_sparse <= nr_ss / 2 + 1 counts those with sparse set.
  */
 struct hm_node {
 	struct hm_lock	lock;		/* superslab lists and the chunk table */
@@ -204,6 +205,7 @@ struct hm_node {
 	uint32_t	nr_ss;		/* committed superslabs */
 	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* of which on each enum hm_tier */
 	uint32_t	nr_ss_kind[HM_NR_SS_KINDS];	/* of which of each enum ss_kind */
+	uint32_t	nr_sparse;	/* of which sparse */
 	uint32_t	dirty_pages;	/* sum of nr_dirty over the node's superslabs */
 	uint32_t	purge_due;	/* os_now_ms() of the next purge worth a look */
 	struct central	central[HM_NCLASS];

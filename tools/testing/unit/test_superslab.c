@@ -726,6 +726,17 @@ START_TEST(superslab_taken_for_a_hole_is_sparse)
 	ck_assert_uint_eq(fake_os.calls.decommit, 1);
 	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 2);
 	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_4K], 0);
+	ck_assert_uint_eq(hm_heap.node[0].nr_sparse, 0);
+	unit_check_node(0);
+
+	/* Half the superslabs sparse at most: then the heap grows on hugepages. */
+	s = ss_alloc_pages(0, 6, 1, CLS_B);
+	ck_assert(slab_ss(s)->sparse);
+	while (slab_ss(ss_alloc_pages(0, 6, 1, CLS_B))->sparse)
+		;
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
+	ck_assert_uint_eq(hm_heap.node[0].nr_sparse, 3);	/* 3 of 6 */
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 6);
 	unit_check_node(0);
 }
 END_TEST

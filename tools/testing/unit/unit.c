@@ -224,7 +224,7 @@ void unit_check_node(unsigned node)
 	struct hm_node *nd = &hm_heap.node[node];
 	const struct superslab *ss, *prev = NULL;
 	unsigned on_list = 0, empty = 0, committed = 0, dirty = 0;
-	unsigned kinds[HM_NR_SS_KINDS] = { 0 };
+	unsigned kinds[HM_NR_SS_KINDS] = { 0 }, sparse = 0;
 	uint32_t n = unit_chunks_per_node();
 
 	for (ss = nd->active; ss; prev = ss, ss = ss->next) {
@@ -269,6 +269,7 @@ void unit_check_node(unsigned node)
 				      "node %u: superslab %p of kind %u with %u free pages",
 				      node, (void *)ss, ss->kind, ss->nfree_pages);
 			kinds[ss->kind]++;
+			sparse += ss->sparse;
 			if (ss->state == SS_FULL)
 				unit_assert(ss->nfree_pages == 0, "node %u: FULL superslab %p has %u free pages",
 					      node, (void *)ss, ss->nfree_pages);
@@ -290,6 +291,9 @@ void unit_check_node(unsigned node)
 	for (unsigned k = 0; k < HM_NR_SS_KINDS; k++)
 		unit_assert(kinds[k] == nd->nr_ss_kind[k], "node %u: nr_ss_kind[%u] %u, counted %u",
 			      node, k, nd->nr_ss_kind[k], kinds[k]);
+	unit_assert(sparse == nd->nr_sparse && sparse <= nd->nr_ss / 2 + 1,
+		      "node %u: nr_sparse %u, counted %u, of %u superslabs",
+		      node, nd->nr_sparse, sparse, nd->nr_ss);
 	unit_assert(dirty == nd->dirty_pages, "node %u: dirty_pages %u, superslabs have %u",
 		      node, nd->dirty_pages, dirty);
 	unit_assert(nd->nr_ss_tier[HM_TIER_HUGETLB] + nd->nr_ss_tier[HM_TIER_THP] +
