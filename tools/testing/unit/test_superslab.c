@@ -675,32 +675,31 @@ END_TEST
  */
 START_TEST(superslab_taken_for_a_hole_is_sparse)
 {
-	enum { RUNS0 = HM_SS_USABLE_PAGES / 4, RUNS1 = (HM_SS_USABLE_PAGES - 6) / 4 };
-	static struct slab *r0[RUNS0], *r1[RUNS1];
+	enum { RUNS = HM_SS_USABLE_PAGES / 4, PROBE = 5 };
+	static struct slab *r0[RUNS], *r1[RUNS];
 	struct slab *s;
 
 	ck_assert_int_eq(hm_heap.tier, HM_TIER_THP);
-	for (unsigned i = 0; i < RUNS0; i++)
+	for (unsigned i = 0; i < RUNS; i++)
 		r0[i] = ss_alloc_pages(0, 4, 1, CLS_A);
 	ck_assert_uint_eq(slab_ss(r0[0])->nfree_pages, HM_SS_USABLE_PAGES % 4);
-	s = ss_alloc_pages(0, 6, 1, CLS_B);	/* 2 pages free: a heap that grows */
-	ck_assert_ptr_ne(slab_ss(s), slab_ss(r0[0]));
+	r1[0] = ss_alloc_pages(0, 4, 1, CLS_A);	/* 2 pages free: a heap that grows */
+	ck_assert_ptr_ne(slab_ss(r1[0]), slab_ss(r0[0]));
 	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
-	for (unsigned i = 0; i < RUNS1; i++) {
+	ck_assert(!slab_ss(r1[0])->sparse);
+	for (unsigned i = 1; i < RUNS; i++) {
 		r1[i] = ss_alloc_pages(0, 4, 1, CLS_A);
-		ck_assert_ptr_eq(slab_ss(r1[i]), slab_ss(s));
+		ck_assert_ptr_eq(slab_ss(r1[i]), slab_ss(r1[0]));
 	}
-	ck_assert_uint_eq(slab_ss(s)->nfree_pages, 0);
-	ck_assert(!slab_ss(s)->sparse);
 	/* Every other run back: 4-page holes, a superslab's worth in all. */
-	for (unsigned i = 0; i < RUNS0; i += 2)
+	for (unsigned i = 0; i < RUNS; i += 2) {
 		ss_free_pages(r0[i]);
-	for (unsigned i = 0; i < RUNS1; i += 2)
 		ss_free_pages(r1[i]);
+	}
 	ck_assert_uint_ge(slab_ss(r0[1])->nfree_pages + slab_ss(r1[1])->nfree_pages,
 			  HM_SS_USABLE_PAGES);
 	unit_check_node(0);
-	s = ss_alloc_pages(0, 6, 1, CLS_B);
+	s = ss_alloc_pages(0, PROBE, 1, CLS_B);
 	ck_assert_uint_eq(fake_os.calls.commit, 3);
 	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_4K);
 	ck_assert_uint_eq(slab_ss(s)->tier, HM_TIER_4K);
@@ -713,7 +712,7 @@ START_TEST(superslab_taken_for_a_hole_is_sparse)
 	hm_opt.purge_delay_ms = -1;
 	hm_opt.reserve_ss = HM_RESERVE_ALL;
 	{
-		struct slab *t = ss_alloc_pages(0, 6, 1, CLS_B);
+		struct slab *t = ss_alloc_pages(0, PROBE, 1, CLS_B);
 		unsigned purges = fake_os.calls.purge;
 
 		ck_assert_ptr_eq(slab_ss(t), slab_ss(s));
@@ -730,9 +729,9 @@ START_TEST(superslab_taken_for_a_hole_is_sparse)
 	unit_check_node(0);
 
 	/* Half the superslabs sparse at most: then the heap grows on hugepages. */
-	s = ss_alloc_pages(0, 6, 1, CLS_B);
+	s = ss_alloc_pages(0, PROBE, 1, CLS_B);
 	ck_assert(slab_ss(s)->sparse);
-	while (slab_ss(ss_alloc_pages(0, 6, 1, CLS_B))->sparse)
+	while (slab_ss(ss_alloc_pages(0, PROBE, 1, CLS_B))->sparse)
 		;
 	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
 	ck_assert_uint_eq(hm_heap.node[0].nr_sparse, 3);	/* 3 of 6 */
