@@ -49,8 +49,10 @@
  * central refills) with a coarse clock read only when something is dirty,
  * so a program that stops allocating keeps what it had until its next
  * slow path or malloc_trim().  A superslab is idle when none of its pages
- * was given back for the delay: one still churning keeps its free pages,
- * which it is about to reuse, so a steady workload is never purged and
+ * was given back for the delay: then all its dirty pages go.  One still
+ * churning loses only its stale pages: those free at one aging pass and
+ * still free at the next, a delay later (aged_map); a page reused within
+ * the delay is never purged, so a steady workload is not purged and
  * refaulted in a cycle.  Superslabs of the hugetlb tier are never purged in part:
  * their pages go back to the pool only whole, by releasing the superslab
  * (ss_release(), the one place that returns a superslab to the OS).
@@ -455,6 +457,7 @@ static void undirty(struct superslab *ss, unsigned first, unsigned n)
 
 		if (ss->dirty_map[p / 64] & bit) {
 			ss->dirty_map[p / 64] &= ~bit;
+			ss->aged_map[p / 64] &= ~bit;
 			cleared++;
 		}
 	}
@@ -566,6 +569,7 @@ static unsigned ss_purge(struct superslab *ss)
 		p = q;
 	}
 	nd->dirty_pages -= done;
+	memset(ss->aged_map, 0, sizeof(ss->aged_map));
 	if (done)
 		done += purge_header(ss);
 	hm_stat_add(ST_PURGED_PAGES, done);
@@ -574,19 +578,69 @@ static unsigned ss_purge(struct superslab *ss)
 	return done;
 }
 
-/* Purge what is due on node (node lock held). */
+/*
+ * Purge the free pages of ss that were dirty at the node's last aging
+ * pass and still are (free for one to two delays, whatever else the
+ * superslab did), then mark the dirty pages left as seen by this pass.
+ */
+static void ss_purge_stale(struct superslab *ss)
+{
+	struct hm_node *nd = node_of_ss(ss);
+	unsigned done = 0, p = HM_SS_HDR_PAGES;
+
+	while (p < HM_SS_PAGES) {
+		uint64_t w = ss->aged_map[p / 64] >> (p % 64);
+		unsigned q;
+
+		if (!w) {
+			p = ALIGN_DOWN(p, 64) + 64;
+			continue;
+		}
+		p += (unsigned)__builtin_ctzl(w);
+		for (q = p; q < HM_SS_PAGES && (ss->aged_map[q / 64] & (1UL << (q % 64))); q++) {
+			ss->aged_map[q / 64] &= ~(1UL << (q % 64));
+			ss->dirty_map[q / 64] &= ~(1UL << (q % 64));
+		}
+		os_purge((void *)ss_page_addr(ss, p), (size_t)(q - p) << HM_PAGE_SHIFT);
+		hm_stat_inc(ST_PURGE);
+		done += q - p;
+		p = q;
+	}
+	ss->nr_dirty -= done;
+	nd->dirty_pages -= done;
+	hm_stat_add(ST_PURGED_PAGES, done);
+	memcpy(ss->aged_map, ss->dirty_map, sizeof(ss->aged_map));
+}
+
+/*
+ * Purge what is due on node (node lock held): every dirty page of a
+ * superslab that gave nothing back for the delay, and, once per delay,
+ * the pages that stayed free since the last such pass in the others.
+ * The second rule is for the superslabs that keep churning: a hole no
+ * run fits stays free for good, and in a long soak those holes were a
+ * slowly growing part of the resident set.  A page reused within the
+ * delay is never purged, so a steady workload does not purge and refault
+ * in a cycle.
+ */
 static void purge_due_locked(struct hm_node *nd, uint32_t now)
 {
 	uint32_t delay = (uint32_t)hm_opt.purge_delay_ms, next = now + delay;
+	bool age = (int32_t)(now - nd->aged_at) >= (int32_t)delay;
 
+	if (age)
+		nd->aged_at = now;
 	for (struct superslab *ss = nd->active; ss && nd->dirty_pages; ss = ss->next) {
 		if (!ss->nr_dirty)
 			continue;
 		if ((int32_t)(now - ss->dirty_since) >= (int32_t)delay)
 			ss_purge(ss);
-		else if ((int32_t)(ss->dirty_since + delay - next) < 0)
+		else if (age)
+			ss_purge_stale(ss);
+		if (ss->nr_dirty && (int32_t)(ss->dirty_since + delay - next) < 0)
 			next = ss->dirty_since + delay;
 	}
+	if ((int32_t)(nd->aged_at + delay - next) < 0 && nd->dirty_pages)
+		next = nd->aged_at + delay;
 	nd->purge_due = next;
 }
 

@@ -115,6 +115,7 @@ enum ss_kind {
  *
  * Invariant:  nfree_pages + popcount(page_map) == HM_SS_PAGES
  *             dirty_map & page_map == 0, nr_dirty == popcount(dirty_map)
+ *             aged_map & ~dirty_map == 0
  * page_cls[i] and page_delta[i] describe page i: its class and how many
  * pages back the run that holds it starts.  slab[i] is meaningful only for
  * the first page of a run.  Header pages are always marked used.
@@ -138,6 +139,8 @@ struct superslab {
 	uint64_t	page_map[HM_SS_PAGES / 64];	/* bit set: page in a run */
 	/* bit set: free page that was used since its last purge (still resident) */
 	uint64_t	dirty_map[HM_SS_PAGES / 64];
+	/* bit set: dirty page that was dirty already at the node's last aging pass */
+	uint64_t	aged_map[HM_SS_PAGES / 64];
 	uint8_t		page_cls[HM_SS_PAGES];
 	uint8_t		page_delta[HM_SS_PAGES];
 	struct slab	slab[HM_SS_PAGES];
@@ -208,6 +211,7 @@ struct hm_node {
 	uint32_t	nr_sparse;	/* of which sparse */
 	uint32_t	dirty_pages;	/* sum of nr_dirty over the node's superslabs */
 	uint32_t	purge_due;	/* os_now_ms() of the next purge worth a look */
+	uint32_t	aged_at;	/* os_now_ms() of the last aging pass */
 	struct central	central[HM_NCLASS];
 } __cacheline_aligned;
 

@@ -1002,6 +1002,41 @@ START_TEST(delayed_purge_happens_on_a_later_slow_path)
 }
 END_TEST
 
+/*
+ * A superslab that keeps churning is never idle, but a page of it that
+ * stays free from one aging pass to the next (a delay apart) is purged;
+ * one that was taken in between is not.
+ */
+START_TEST(stale_pages_of_a_churning_superslab_are_purged)
+{
+	struct slab *a, *b, *c, *d;
+	struct superslab *ss;
+
+	hm_opt.purge_delay_ms = 30;
+	a = ss_alloc_pages(0, 3, 1, CLS_A);	/* its hole fits no 10-page run */
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	c = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);			/* stays free */
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	for (unsigned i = 0; i < 6; i++) {	/* churn: never idle for 30 ms */
+		usleep(20 * 1000);
+		d = ss_alloc_pages(0, 10, 1, CLS_B);
+		ss_free_pages(d);
+		ss_purge_tick(0);
+	}
+	ck_assert_ptr_eq(slab_ss(d), ss);
+	ck_assert_uint_ge(fake_os.calls.purge, 1);
+	for (unsigned p = HM_SS_HDR_PAGES; p < HM_SS_HDR_PAGES + 3; p++)
+		ck_assert(!(ss->dirty_map[p / 64] & (1UL << (p % 64))));
+	ck_assert_uint_gt(ss->nr_dirty, 0);	/* d's pages, freed just now */
+	unit_check_node(0);
+	ss_free_pages(b);
+	ss_free_pages(c);
+}
+END_TEST
+
 START_TEST(fast_keeps_everything_but_trim_returns_it)
 {
 	struct slab *s[3][2], *a, *b;
@@ -1113,6 +1148,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, balanced_marks_freed_pages_dirty_and_waits);
 	tcase_add_test(runs, lean_purges_at_once_and_releases_empty_superslabs);
 	tcase_add_test(runs, delayed_purge_happens_on_a_later_slow_path);
+	tcase_add_test(runs, stale_pages_of_a_churning_superslab_are_purged);
 	tcase_add_test(runs, fast_keeps_everything_but_trim_returns_it);
 	tcase_add_test(runs, growing_a_run_over_dirty_pages_cleans_them);
 	tcase_add_test(runs, header_pages_of_live_slab_entries_are_never_purged);

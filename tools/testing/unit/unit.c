@@ -178,6 +178,8 @@ void unit_check_ss(const struct superslab *ss)
 		unsigned dirty = 0;
 
 		for (unsigned w = 0; w < HM_SS_PAGES / 64; w++) {
+			unit_assert(!(ss->aged_map[w] & ~ss->dirty_map[w]),
+				      "superslab %p: aged pages that are not dirty in word %u", (void *)ss, w);
 			unit_assert(!(ss->dirty_map[w] & ss->page_map[w]),
 				      "superslab %p: pages in use marked dirty (word %u: %#lx)",
 				      (void *)ss, w, ss->dirty_map[w] & ss->page_map[w]);
