@@ -44,7 +44,8 @@
  * purged is dirty (dirty_map): still resident.  Dirty pages are purged
  * (MADV_DONTNEED: they stay mapped and read back as zero) once they have
  * been idle for HAKMEM_PURGE_DELAY_MS: at once when it is 0 (lean), never
- * when it is -1 (fast).  There is no background thread: the age is judged
+ * when it is -1 (fast: then only stale pages, see stale_delay()).  There
+ * is no background thread: the age is judged
  * on slow-path events (ss_purge_tick(): page runs taken and given back,
  * central refills) with a coarse clock read only when something is dirty,
  * so a program that stops allocating keeps what it had until its next
@@ -445,6 +446,24 @@ static int find_run(const struct superslab *ss, unsigned n, unsigned align)
 	}
 }
 
+/*
+ * The age after which a free page of a churning superslab is purged
+ * (ss_purge_stale()): the purge delay, or HM_STALE_NEVER_MS where idle
+ * superslabs are never purged (fast).  fast keeps its free pages so as to
+ * make no system call in a steady state, but a hole no run has fitted for
+ * half a minute is not steady state: in a two-minute soak those holes grew
+ * by 1 MiB, half the drift of fast's resident set.  A page reused within
+ * that time is never purged, and with nothing stale no system call is
+ * made; the cost is a read of the coarse clock on the slow paths while
+ * free pages are dirty.
+ */
+#define HM_STALE_NEVER_MS	30000
+
+static uint32_t stale_delay(void)
+{
+	return hm_opt.purge_delay_ms >= 0 ? (uint32_t)hm_opt.purge_delay_ms : HM_STALE_NEVER_MS;
+}
+
 /* Pages [first, first + n) are taken: they are no longer dirty free pages. */
 static void undirty(struct superslab *ss, unsigned first, unsigned n)
 {
@@ -493,7 +512,7 @@ static void clear_run(struct superslab *ss, unsigned first, unsigned n)
 		return;
 	ss->dirty_since = hm_opt.purge_delay_ms > 0 ? os_now_ms() : 0;
 	if (!nd->dirty_pages)
-		nd->purge_due = ss->dirty_since + (uint32_t)hm_opt.purge_delay_ms;
+		nd->purge_due = ss->dirty_since + stale_delay();
 	for (unsigned p = first; p < first + n; p++)
 		ss->dirty_map[p / 64] |= 1UL << (p % 64);
 	ss->nr_dirty += n;
@@ -624,7 +643,8 @@ static void ss_purge_stale(struct superslab *ss)
  */
 static void purge_due_locked(struct hm_node *nd, uint32_t now)
 {
-	uint32_t delay = (uint32_t)hm_opt.purge_delay_ms, next = now + delay;
+	bool idle_rule = hm_opt.purge_delay_ms >= 0;
+	uint32_t delay = stale_delay(), next = now + delay;
 	bool age = (int32_t)(now - nd->aged_at) >= (int32_t)delay;
 
 	if (age)
@@ -632,11 +652,11 @@ static void purge_due_locked(struct hm_node *nd, uint32_t now)
 	for (struct superslab *ss = nd->active; ss && nd->dirty_pages; ss = ss->next) {
 		if (!ss->nr_dirty)
 			continue;
-		if ((int32_t)(now - ss->dirty_since) >= (int32_t)delay)
+		if (idle_rule && (int32_t)(now - ss->dirty_since) >= (int32_t)delay)
 			ss_purge(ss);
 		else if (age)
 			ss_purge_stale(ss);
-		if (ss->nr_dirty && (int32_t)(ss->dirty_since + delay - next) < 0)
+		if (idle_rule && ss->nr_dirty && (int32_t)(ss->dirty_since + delay - next) < 0)
 			next = ss->dirty_since + delay;
 	}
 	if ((int32_t)(nd->aged_at + delay - next) < 0 && nd->dirty_pages)
@@ -646,7 +666,7 @@ static void purge_due_locked(struct hm_node *nd, uint32_t now)
 
 static bool purge_is_due(struct hm_node *nd, uint32_t *now)
 {
-	if (hm_opt.purge_delay_ms < 0 || !READ_ONCE(nd->dirty_pages))
+	if (!READ_ONCE(nd->dirty_pages))
 		return false;
 	*now = os_now_ms();
 	return (int32_t)(*now - READ_ONCE(nd->purge_due)) >= 0;
