@@ -59,7 +59,7 @@ static const struct option_desc options[] = {
 	{ "HAKMEM_RESERVE_SS", &hm_opt.reserve_ss, { HM_RESERVE_ALL, 1, 0 }, 0, HM_RESERVE_ALL, NULL,
 	  "empty superslabs kept mapped per node instead of released" },
 	{ "HAKMEM_PURGE_DELAY_MS", &hm_opt.purge_delay_ms, { -1, 2000, 0 }, -1, 3600000, NULL,
-	  "free pages idle this long (ms) are purged; never (-1): kept" },
+	  "free pages idle this long (ms) are purged; never (-1): only after 30 s free" },
 	{ "HAKMEM_SPARE_SLABS", &hm_opt.spare_slabs, { 2, 2, 1 }, 0, 64, NULL,
 	  "empty slabs kept per class and node on the central list" },
 	{ "HAKMEM_PCPU_MAX", &hm_opt.pcpu_max, { HM_PCPU_MAX_OBJECTS, HM_PCPU_MAX_OBJECTS, 32 },

@@ -21,6 +21,17 @@
  * The table is mapped read-only (it reads as zero and costs nothing) and
  * opened read-write PTAB_OPEN_CHUNKS chunks at a time, before the first
  * superslab among them is committed.
+ * Small runs (the slabs of the small classes) and big ones (big slabs,
+ * large objects) live in superslabs of their own kind, each run in the
+ * smallest hole that holds it (pick_ss()).
+ *
+ * Superslab kinds:   NONE (no run), SMALL or BIG (the kind of the run that
+ *                    was placed first; back to NONE when it empties)
+ * Sparse superslab:  taken while the node already had a superslab's worth
+ *                    of free pages (for want of a hole, not of memory):
+ *                    plain pages, purged at once, released when empty, in
+ *                    every profile; the last choice of its kind; at most
+ *                    half the node's superslabs
  *
  * Superslab states:  ACTIVE (on node->active, has free pages)
  *                    FULL   (no free page, on no list)
@@ -52,13 +63,16 @@
  * purged is dirty (dirty_map): still resident.  Dirty pages are purged
  * (MADV_DONTNEED: they stay mapped and read back as zero) once they have
  * been idle for HAKMEM_PURGE_DELAY_MS: at once when it is 0 (lean), never
- * when it is -1 (fast).  There is no background thread: the age is judged
+ * when it is -1 (fast: then only stale pages, see stale_delay()).  There
+ * is no background thread: the age is judged
  * on slow-path events (ss_purge_tick(): page runs taken and given back,
  * central refills) with a coarse clock read only when something is dirty,
  * so a program that stops allocating keeps what it had until its next
  * slow path or malloc_trim().  A superslab is idle when none of its pages
- * was given back for the delay: one still churning keeps its free pages,
- * which it is about to reuse, so a steady workload is never purged and
+ * was given back for the delay: then all its dirty pages go.  One still
+ * churning loses only its stale pages: those free at one aging pass and
+ * still free at the next, a delay later (aged_map); a page reused within
+ * the delay is never purged, so a steady workload is not purged and
  * refaulted in a cycle.  Superslabs of the hugetlb tier are never purged in part:
  * their pages go back to the pool only whole, by releasing the superslab
  * (ss_release(), the one place that returns a superslab to the OS).
@@ -485,14 +499,14 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 	return idx;
 }
 
-static struct superslab *ss_new(unsigned node)
+static struct superslab *ss_new(unsigned node, int want)
 {
 	struct hm_node *nd = &hm_heap.node[node];
 	struct superslab *ss;
 	long idx;
 	int tier;
 
-	idx = ss_chunk_ahead(nd, node);
+	idx = want == HM_TIER_HUGETLB ? ss_chunk_ahead(nd, node) : -1;
 	if (idx >= 0) {
 		ss = (struct superslab *)chunk_addr((uint32_t)idx);
 		tier = HM_TIER_HUGETLB;
@@ -503,7 +517,7 @@ static struct superslab *ss_new(unsigned node)
 		ss = (struct superslab *)chunk_addr((uint32_t)idx);
 		/* The page table first: a commit is harder to undo. */
 		tier = ptab_open((uint32_t)idx, 1) ?:
-		       heap_commit(ss, HM_SS_SIZE, hm_heap.tier, node);
+		       heap_commit(ss, HM_SS_SIZE, want, node);
 		if (tier < 0) {
 			chunk_free((uint32_t)idx, 1);
 			return NULL;
@@ -526,6 +540,7 @@ static struct superslab *ss_new(unsigned node)
 	ss_list_add(&nd->active, ss);
 	nd->nr_ss++;
 	nd->nr_ss_tier[tier]++;
+	nd->nr_ss_kind[SS_KIND_NONE]++;
 	return ss;
 }
 
@@ -574,10 +589,26 @@ static void ss_release(struct superslab *ss)
 	ss_list_del(&nd->active, ss);
 	nd->nr_ss--;
 	nd->nr_ss_tier[ss->tier]--;
+	nd->nr_ss_kind[ss->kind]--;
+	nd->nr_sparse -= ss->sparse;
 	nd->dirty_pages -= ss->nr_dirty;
 	heap_decommit(ss, HM_SS_SIZE);
 	chunk_free(idx, 1);
 	hm_stat_inc(ST_SS_RELEASED);
+}
+
+static unsigned run_kind(unsigned npages)
+{
+	return npages >= HM_BIG_RUN_PAGES ? SS_KIND_BIG : SS_KIND_SMALL;
+}
+
+static void ss_set_kind(struct superslab *ss, unsigned kind)
+{
+	struct hm_node *nd = node_of_ss(ss);
+
+	nd->nr_ss_kind[ss->kind]--;
+	nd->nr_ss_kind[kind]++;
+	ss->kind = (uint8_t)kind;
 }
 
 /* First used page in [from, to), or to. */
@@ -630,6 +661,24 @@ static int find_run(const struct superslab *ss, unsigned n, unsigned align)
 	}
 }
 
+/*
+ * The age after which a free page of a churning superslab is purged
+ * (ss_purge_stale()): the purge delay, or HM_STALE_NEVER_MS where idle
+ * superslabs are never purged (fast).  fast keeps its free pages so as to
+ * make no system call in a steady state, but a hole no run has fitted for
+ * half a minute is not steady state: in a two-minute soak those holes grew
+ * by 1 MiB, half the drift of fast's resident set.  A page reused within
+ * that time is never purged, and with nothing stale no system call is
+ * made; the cost is a read of the coarse clock on the slow paths while
+ * free pages are dirty.
+ */
+#define HM_STALE_NEVER_MS	30000
+
+static uint32_t stale_delay(void)
+{
+	return hm_opt.purge_delay_ms >= 0 ? (uint32_t)hm_opt.purge_delay_ms : HM_STALE_NEVER_MS;
+}
+
 /* Pages [first, first + n) are taken: they are no longer dirty free pages. */
 static void undirty(struct superslab *ss, unsigned first, unsigned n)
 {
@@ -642,6 +691,7 @@ static void undirty(struct superslab *ss, unsigned first, unsigned n)
 
 		if (ss->dirty_map[p / 64] & bit) {
 			ss->dirty_map[p / 64] &= ~bit;
+			ss->aged_map[p / 64] &= ~bit;
 			cleared++;
 		}
 	}
@@ -694,7 +744,7 @@ static void clear_run(struct superslab *ss, unsigned first, unsigned n)
 		return;
 	ss->dirty_since = hm_opt.purge_delay_ms > 0 ? os_now_ms() : 0;
 	if (!nd->dirty_pages)
-		nd->purge_due = ss->dirty_since + (uint32_t)hm_opt.purge_delay_ms;
+		nd->purge_due = ss->dirty_since + stale_delay();
 	for (unsigned p = first; p < first + n; p++)
 		ss->dirty_map[p / 64] |= 1UL << (p % 64);
 	ss->nr_dirty += n;
@@ -770,6 +820,7 @@ static unsigned ss_purge(struct superslab *ss)
 		p = q;
 	}
 	nd->dirty_pages -= done;
+	memset(ss->aged_map, 0, sizeof(ss->aged_map));
 	if (done)
 		done += purge_header(ss);
 	hm_stat_add(ST_PURGED_PAGES, done);
@@ -778,25 +829,76 @@ static unsigned ss_purge(struct superslab *ss)
 	return done;
 }
 
-/* Purge what is due on node (node lock held). */
+/*
+ * Purge the free pages of ss that were dirty at the node's last aging
+ * pass and still are (free for one to two delays, whatever else the
+ * superslab did), then mark the dirty pages left as seen by this pass.
+ */
+static void ss_purge_stale(struct superslab *ss)
+{
+	struct hm_node *nd = node_of_ss(ss);
+	unsigned done = 0, p = HM_SS_HDR_PAGES;
+
+	while (p < HM_SS_PAGES) {
+		uint64_t w = ss->aged_map[p / 64] >> (p % 64);
+		unsigned q;
+
+		if (!w) {
+			p = ALIGN_DOWN(p, 64) + 64;
+			continue;
+		}
+		p += (unsigned)__builtin_ctzl(w);
+		for (q = p; q < HM_SS_PAGES && (ss->aged_map[q / 64] & (1UL << (q % 64))); q++) {
+			ss->aged_map[q / 64] &= ~(1UL << (q % 64));
+			ss->dirty_map[q / 64] &= ~(1UL << (q % 64));
+		}
+		os_purge((void *)ss_page_addr(ss, p), (size_t)(q - p) << HM_PAGE_SHIFT);
+		hm_stat_inc(ST_PURGE);
+		done += q - p;
+		p = q;
+	}
+	ss->nr_dirty -= done;
+	nd->dirty_pages -= done;
+	hm_stat_add(ST_PURGED_PAGES, done);
+	memcpy(ss->aged_map, ss->dirty_map, sizeof(ss->aged_map));
+}
+
+/*
+ * Purge what is due on node (node lock held): every dirty page of a
+ * superslab that gave nothing back for the delay, and, once per delay,
+ * the pages that stayed free since the last such pass in the others.
+ * The second rule is for the superslabs that keep churning: a hole no
+ * run fits stays free for good, and in a long soak those holes were a
+ * slowly growing part of the resident set.  A page reused within the
+ * delay is never purged, so a steady workload does not purge and refault
+ * in a cycle.
+ */
 static void purge_due_locked(struct hm_node *nd, uint32_t now)
 {
-	uint32_t delay = (uint32_t)hm_opt.purge_delay_ms, next = now + delay;
+	bool idle_rule = hm_opt.purge_delay_ms >= 0;
+	uint32_t delay = stale_delay(), next = now + delay;
+	bool age = (int32_t)(now - nd->aged_at) >= (int32_t)delay;
 
+	if (age)
+		nd->aged_at = now;
 	for (struct superslab *ss = nd->active; ss && nd->dirty_pages; ss = ss->next) {
 		if (!ss->nr_dirty)
 			continue;
-		if ((int32_t)(now - ss->dirty_since) >= (int32_t)delay)
+		if (idle_rule && (int32_t)(now - ss->dirty_since) >= (int32_t)delay)
 			ss_purge(ss);
-		else if ((int32_t)(ss->dirty_since + delay - next) < 0)
+		else if (age)
+			ss_purge_stale(ss);
+		if (idle_rule && ss->nr_dirty && (int32_t)(ss->dirty_since + delay - next) < 0)
 			next = ss->dirty_since + delay;
 	}
+	if ((int32_t)(nd->aged_at + delay - next) < 0 && nd->dirty_pages)
+		next = nd->aged_at + delay;
 	nd->purge_due = next;
 }
 
 static bool purge_is_due(struct hm_node *nd, uint32_t *now)
 {
-	if (hm_opt.purge_delay_ms < 0 || !READ_ONCE(nd->dirty_pages))
+	if (!READ_ONCE(nd->dirty_pages))
 		return false;
 	*now = os_now_ms();
 	return (int32_t)(*now - READ_ONCE(nd->purge_due)) >= 0;
@@ -815,34 +917,119 @@ void ss_purge_tick(unsigned node)
 }
 
 /*
- * The fullest superslab with room for the run: filling the busiest ones
- * first lets the others empty out (to be purged or released) instead of
- * every superslab ending up with a few scattered runs, which is how a
- * long-running mixed workload kept taking new superslabs.  Cheap tests
- * first: a superslab with fewer free pages than needed, or more than the
- * best so far, is not searched.
+ * The best fit for a run of n pages aligned to align in ss: the start of
+ * the run in the smallest free hole that holds it, -1 if none does; *hole
+ * gets that hole's length.  An exact fit ends the search.
  */
-static struct superslab *best_fit(struct hm_node *nd, unsigned npages, unsigned align,
-				  int *first)
+static int best_hole(const struct superslab *ss, unsigned n, unsigned align, unsigned *hole)
 {
+	unsigned i = HM_SS_HDR_PAGES, best_len = UINT32_MAX;
+	int best = -1;
+
+	while (i < HM_SS_PAGES) {
+		unsigned a = next_free(ss, i, HM_SS_PAGES), b, at;
+
+		if (a == HM_SS_PAGES)
+			break;
+		b = next_used(ss, a, HM_SS_PAGES);
+		at = ALIGN_UP(a, align);
+		if (at + n <= b && b - a < best_len) {
+			best = (int)at;
+			best_len = b - a;
+			if (best_len == n)
+				break;
+		}
+		i = b;
+	}
+	*hole = best_len;
+	return best;
+}
+
+/*
+ * Run placement.  A run goes to a superslab of its kind (enum ss_kind:
+ * under HM_BIG_RUN_PAGES pages or not), into the smallest hole that holds
+ * it, in the fullest such superslab when holes tie; failing that to an
+ * empty superslab, which takes its kind; failing that to a new one.  A
+ * superslab of the other kind is used only while the node has none of
+ * the run's kind, so a small heap is not split in two for one large
+ * object.
+ *
+ * Why: with both in one superslab (and the first fit in the fullest
+ * superslab), small slabs took the pages a large object left and big
+ * holes were cut into small ones; the soak kept 1000-2000 free pages but
+ * no 32-page hole, and took a new superslab for a large object every few
+ * tens of seconds.  Apart, a freed slab's hole fits the next slab of its
+ * size, the 1-3 page slivers between small slabs are not in the way of
+ * big runs, and best fit keeps the big holes for the big runs.
+ *
+ * A sparse superslab (see want_sparse()) is the last resort of its kind,
+ * after every other hole: it only takes what fits nowhere else, so it
+ * empties and is released once the other superslabs have holes again.
+ */
+static struct superslab *pick_ss(struct hm_node *nd, unsigned npages, unsigned align,
+				 int *first, uint32_t *free_pages)
+{
+	unsigned kind = run_kind(npages), best_rank = UINT32_MAX, best_len = UINT32_MAX;
+	bool mix = !nd->nr_ss_kind[kind];
 	struct superslab *best = NULL;
 	uint32_t best_free = UINT32_MAX;
 
+	*free_pages = 0;
 	for (struct superslab *ss = nd->active; ss; ss = ss->next) {
+		unsigned rank, len;
 		int at;
 
-		if (ss->nfree_pages < npages || ss->nfree_pages >= best_free)
+		*free_pages += ss->nfree_pages;
+		if (ss->nfree_pages < npages)
 			continue;
-		at = find_run(ss, npages, align);
+		if (ss->kind == kind)
+			rank = ss->sparse ? 3 : 0;
+		else if (ss->kind == SS_KIND_NONE)
+			rank = 1;
+		else if (mix)
+			rank = 2;
+		else
+			continue;
+		if (rank > best_rank)
+			continue;
+		at = best_hole(ss, npages, align, &len);
 		if (at < 0)
 			continue;
-		best = ss;
-		best_free = ss->nfree_pages;
-		*first = at;
-		if (best_free == npages)
-			break;		/* cannot do better than an exact fill */
+		if (rank < best_rank || len < best_len ||
+		    (len == best_len && ss->nfree_pages < best_free)) {
+			best = ss;
+			best_rank = rank;
+			best_len = len;
+			best_free = ss->nfree_pages;
+			*first = at;
+			if (!rank && len == npages)
+				break;		/* an exact fit: no better hole */
+		}
 	}
 	return best;
+}
+
+/*
+ * A sparse superslab.  One taken while the node's superslabs still have a
+ * superslab's worth of free pages between their runs is taken for want of
+ * a hole, not of memory: it holds a few runs until holes come back
+ * elsewhere, then empties.  On transparent hugepages its first touch
+ * would make all 2 MiB resident for those few runs, and the pages they
+ * leave would stay (in a soak, each such superslab added 0.85 % to the
+ * resident set for good).  So it gets plain pages, its free pages are
+ * purged at once and it is released as soon as it empties, whatever the
+ * profile: it costs what it holds.  At most half the superslabs of a
+ * node are sparse (one in a small heap): beyond that a new superslab is
+ * an ordinary one, so a heap that grows still grows on hugepages, and
+ * the system calls of purging stay bounded to a part of the runs.  The
+ * soak ends up with about 30 sparse superslabs next to 88 on hugepages:
+ * the holes churn leaves after the first fill; with one sparse superslab
+ * at most, or a quarter, it went on taking hugepage superslabs.
+ */
+static bool want_sparse(const struct hm_node *nd, uint32_t free_pages)
+{
+	return hm_heap.tier == HM_TIER_THP && free_pages >= HM_SS_USABLE_PAGES &&
+	       nd->nr_sparse <= nd->nr_ss / 2;
 }
 
 struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsigned cls)
@@ -850,6 +1037,7 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	struct hm_node *nd = &hm_heap.node[node];
 	struct superslab *ss;
 	struct slab *s = NULL;
+	uint32_t free_pages;
 	int first = -1;
 
 	if (!align)
@@ -859,16 +1047,22 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 		return NULL;
 	hm_lock(&nd->lock);
 	ss_note_run(nd, npages);
-	ss = best_fit(nd, npages, align, &first);
+	ss = pick_ss(nd, npages, align, &first, &free_pages);
 	if (!ss) {
-		ss = ss_new(node);
+		bool sparse = want_sparse(nd, free_pages);
+
+		ss = ss_new(node, sparse ? HM_TIER_4K : hm_heap.tier);
+		if (ss && sparse) {
+			ss->sparse = 1;
+			nd->nr_sparse++;
+		}
 		if (ss) {
 			first = find_run(ss, npages, align);
 			if (first < 0) {
 				/* Cannot fit even here (alignment): an empty one. */
 				ss->state = SS_EMPTY;
 				nd->nr_empty++;
-				if (nd->nr_empty > (uint32_t)hm_opt.reserve_ss) {
+				if (nd->nr_empty > (uint32_t)hm_opt.reserve_ss || ss->sparse) {
 					nd->nr_empty--;
 					ss_release(ss);
 				}
@@ -879,6 +1073,8 @@ struct slab *ss_alloc_pages(unsigned node, unsigned npages, unsigned align, unsi
 	if (ss && first >= 0) {
 		if (ss->state == SS_EMPTY)
 			nd->nr_empty--;
+		if (ss->kind == SS_KIND_NONE)
+			ss_set_kind(ss, run_kind(npages));
 		mark_run(ss, (unsigned)first, npages, cls);
 		header_in_use(ss, (unsigned)first);
 		ss->nfree_pages -= npages;
@@ -923,15 +1119,16 @@ void ss_free_pages(struct slab *s)
 	}
 	ss->nfree_pages += s->npages;
 	if (ss->nfree_pages == HM_SS_USABLE_PAGES &&
-	    nd->nr_empty >= (uint32_t)hm_opt.reserve_ss) {
+	    (nd->nr_empty >= (uint32_t)hm_opt.reserve_ss || ss->sparse)) {
 		ss_release(ss);
 		ss = NULL;
 	} else if (ss->nfree_pages == HM_SS_USABLE_PAGES) {
+		ss_set_kind(ss, SS_KIND_NONE);
 		ss->state = SS_EMPTY;
 		nd->nr_empty++;
 	}
-	if (ss && ss->nr_dirty && hm_opt.purge_delay_ms == 0) {
-		ss_purge(ss);		/* lean: give the pages back at once */
+	if (ss && ss->nr_dirty && (hm_opt.purge_delay_ms == 0 || ss->sparse)) {
+		ss_purge(ss);		/* lean, sparse: give the pages back at once */
 	} else {
 		uint32_t now;
 
@@ -979,7 +1176,7 @@ bool ss_resize_pages(struct slab *s, unsigned npages)
 		} else if (ss->state == SS_TIGHT) {
 			ss_unpark(nd, ss);
 		}
-		if (hm_opt.purge_delay_ms == 0)
+		if (hm_opt.purge_delay_ms == 0 || ss->sparse)
 			ss_purge(ss);
 	}
 	if (ok)

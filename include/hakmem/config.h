@@ -63,6 +63,15 @@
 #define HM_PCPU_MIN_OBJECTS	4
 #define HM_PCPU_CLASS_BYTES	(128UL << 10)
 
+/*
+ * Runs of this many pages and more (the slabs of classes from 2560 bytes
+ * up, large objects) are placed in superslabs of their own kind, apart
+ * from the 16 KiB (4-page) slabs of the classes below: those tile a
+ * superslab with no sliver between them (lean's 1..4-page slabs nearly
+ * so).  See mm/superslab.c.
+ */
+#define HM_BIG_RUN_PAGES	5
+
 /* Bootstrap arena: serves allocations made while hakmem initialises itself. */
 #define HM_BOOT_ARENA_SIZE	(256UL << 10)
 

@@ -101,10 +101,23 @@ enum ss_state {
 };
 
 /*
+ * What a superslab holds (see "Run placement" in mm/superslab.c): runs of
+ * fewer than HM_BIG_RUN_PAGES pages, or of that many and more.  Keeping the
+ * two apart keeps the holes small slabs leave out of the way of big runs.
+ */
+enum ss_kind {
+	SS_KIND_NONE = 0,	/* no run yet (new or empty): takes the kind of its first run */
+	SS_KIND_SMALL,		/* slabs of the small classes */
+	SS_KIND_BIG,		/* big slabs and large objects */
+	HM_NR_SS_KINDS
+};
+
+/*
  * struct superslab - header of a committed 2 MiB chunk.
  *
  * Invariant:  nfree_pages + popcount(page_map) == HM_SS_PAGES
  *             dirty_map & page_map == 0, nr_dirty == popcount(dirty_map)
+ *             aged_map & ~dirty_map == 0
  * page_cls[i] and page_delta[i] describe page i: its class and how many
  * pages back the run that holds it starts.  slab[i] is meaningful only for
  * the first page of a run.  Header pages are always marked used.
@@ -123,9 +136,13 @@ struct superslab {
 	uint32_t	nr_dirty;	/* popcount(dirty_map) */
 	uint32_t	hdr_purged;	/* bit h: header page h purged (its slab[] entries all free) */
 	uint32_t	dirty_since;	/* os_now_ms() when a page was last given back */
+	uint8_t		kind;		/* enum ss_kind; SS_KIND_NONE iff no page is in a run */
+	uint8_t		sparse;		/* taken for want of a hole: 4 KiB pages, purged at once */
 	uint64_t	page_map[HM_SS_PAGES / 64];	/* bit set: page in a run */
 	/* bit set: free page that was used since its last purge (still resident) */
 	uint64_t	dirty_map[HM_SS_PAGES / 64];
+	/* bit set: dirty page that was dirty already at the node's last aging pass */
+	uint64_t	aged_map[HM_SS_PAGES / 64];
 	uint8_t		page_cls[HM_SS_PAGES];
 	uint8_t		page_delta[HM_SS_PAGES];
 	struct slab	slab[HM_SS_PAGES];
@@ -199,6 +216,8 @@ struct central {
  * Invariant: every superslab on active has state SS_ACTIVE or SS_EMPTY and
  * nfree_pages > 0; nr_empty counts those in SS_EMPTY.  Every superslab on
  * tight has state SS_TIGHT, 0 < nfree_pages < min_run and nr_dirty == 0.
+ * sum(nr_ss_kind) == nr_ss; nr_ss_kind[k] counts the superslabs with kind k;
+ * nr_sparse <= nr_ss / 2 + 1 counts those with sparse set.
  */
 struct hm_node {
 	struct hm_lock	lock;		/* superslab lists and the chunk table */
@@ -213,9 +232,12 @@ struct hm_node {
 	uint32_t	lowest_free;	/* no free chunk below this one */
 	uint32_t	nr_ss;		/* committed superslabs */
 	uint32_t	nr_ss_tier[HM_NR_TIERS];	/* of which on each enum hm_tier */
+	uint32_t	nr_ss_kind[HM_NR_SS_KINDS];	/* of which of each enum ss_kind */
+	uint32_t	nr_sparse;	/* of which sparse */
 	uint32_t	dirty_pages;	/* sum of nr_dirty over the node's superslabs */
 	uint32_t	nr_hugetlb;	/* chunks on the hugetlb pool (bits in hugetlb_map) */
 	uint32_t	purge_due;	/* os_now_ms() of the next purge worth a look */
+	uint32_t	aged_at;	/* os_now_ms() of the last aging pass */
 	struct central	central[HM_NCLASS];
 } __cacheline_aligned;
 

@@ -60,7 +60,7 @@ static void check_run(const struct slab *s, unsigned npages, unsigned cls)
 	}
 }
 
-START_TEST(runs_are_carved_first_fit)
+START_TEST(runs_are_carved_best_fit)
 {
 	struct slab *a, *b, *c;
 	struct superslab *ss;
@@ -94,7 +94,7 @@ START_TEST(runs_are_carved_first_fit)
 	ck_assert_uint_eq(fake_os.calls.commit, 1);
 	unit_check_node(0);
 
-	/* A freed run's pages are free again and are the first fit. */
+	/* A freed run's pages are free again and are the best fit. */
 	ss_free_pages(a);
 	for (unsigned p = HM_SS_HDR_PAGES; p < HM_SS_HDR_PAGES + 3; p++) {
 		ck_assert(!unit_page_used(ss, p));
@@ -108,6 +108,95 @@ START_TEST(runs_are_carved_first_fit)
 	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES + 5);
 	c = ss_alloc_pages(0, 1, 1, CLS_A);
 	ck_assert_uint_eq(slab_first_page(c), HM_SS_HDR_PAGES + 2);
+	unit_check_node(0);
+}
+END_TEST
+
+/* Best fit: the smallest hole that holds the run, wherever it is. */
+START_TEST(runs_take_the_smallest_hole)
+{
+	struct slab *r[6], *s;
+	struct superslab *ss;
+	unsigned len[6] = { 5, 1, 4, 1, 3, 1 };
+
+	for (unsigned i = 0; i < 6; i++)
+		r[i] = ss_alloc_pages(0, len[i], 1, CLS_A);
+	ss = slab_ss(r[0]);
+	ss_free_pages(r[0]);		/* holes of 5, 4 and 3 pages, then the tail */
+	ss_free_pages(r[2]);
+	ss_free_pages(r[4]);
+	unit_check_node(0);
+
+	s = ss_alloc_pages(0, 4, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(s), ss);
+	ck_assert_uint_eq(slab_first_page(s), slab_first_page(r[2]));
+	s = ss_alloc_pages(0, 2, 1, CLS_B);
+	ck_assert_uint_eq(slab_first_page(s), slab_first_page(r[4]));
+	s = ss_alloc_pages(0, 5, 1, CLS_B);
+	ck_assert_uint_eq(slab_first_page(s), slab_first_page(r[0]));
+	s = ss_alloc_pages(0, 2, 1, CLS_B);	/* no hole left but the tail */
+	ck_assert_uint_eq(slab_first_page(s), HM_SS_HDR_PAGES + 15);
+	unit_check_node(0);
+}
+END_TEST
+
+/*
+ * Runs under HM_BIG_RUN_PAGES and the others go to superslabs of their
+ * own kind once the node has one of that kind; a superslab that empties
+ * takes the kind of its next run.
+ */
+START_TEST(small_and_big_runs_live_apart)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	struct slab *a, *l, *fill[2], *big, *s;
+	struct superslab *ss0, *ss1;
+
+	ck_assert_uint_ge(HM_BIG_RUN_PAGES, 5);
+	a = ss_alloc_pages(0, 4, 1, CLS_A);
+	ss0 = slab_ss(a);
+	ck_assert_uint_eq(ss0->kind, SS_KIND_SMALL);
+	/* No big superslab yet: a large object shares the small one. */
+	l = ss_alloc_pages(0, 20, 1, PAGE_CLS_LARGE);
+	ck_assert_ptr_eq(slab_ss(l), ss0);
+	ck_assert_uint_eq(ss0->kind, SS_KIND_SMALL);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_BIG], 0);
+	unit_check_node(0);
+
+	/* Leave 26 pages: the next 100-page run takes a new superslab. */
+	fill[0] = ss_alloc_pages(0, 256, 1, PAGE_CLS_LARGE);
+	fill[1] = ss_alloc_pages(0, 200, 1, PAGE_CLS_LARGE);
+	ck_assert_ptr_eq(slab_ss(fill[0]), ss0);
+	ck_assert_ptr_eq(slab_ss(fill[1]), ss0);
+	ck_assert_uint_eq(ss0->nfree_pages, 26);
+	big = ss_alloc_pages(0, 100, 1, PAGE_CLS_LARGE);
+	ss1 = slab_ss(big);
+	ck_assert_ptr_ne(ss1, ss0);
+	ck_assert_uint_eq(ss1->kind, SS_KIND_BIG);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_SMALL], 1);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_BIG], 1);
+	unit_check_node(0);
+
+	/* Now each kind keeps to its own, though the other has room. */
+	s = ss_alloc_pages(0, 20, 1, PAGE_CLS_LARGE);
+	ck_assert_ptr_eq(slab_ss(s), ss1);
+	ss_free_pages(s);
+	s = ss_alloc_pages(0, 4, 1, CLS_B);
+	ck_assert_ptr_eq(slab_ss(s), ss0);
+	ck_assert_uint_eq(ss0->nfree_pages, 22);
+	unit_check_node(0);
+
+	/* An emptied superslab has no kind, and the next run gives it one. */
+	ss_free_pages(big);
+	ck_assert_uint_eq(ss1->state, SS_EMPTY);
+	ck_assert_uint_eq(ss1->kind, SS_KIND_NONE);
+	ck_assert_uint_eq(nd->nr_ss_kind[SS_KIND_BIG], 0);
+	unit_check_node(0);
+	s = ss_alloc_pages(0, 4, 1, CLS_B);	/* its own kind first */
+	ck_assert_ptr_eq(slab_ss(s), ss0);
+	s = ss_alloc_pages(0, 24, 1, CLS_B);	/* an empty superslab before ss0 */
+	ck_assert_ptr_eq(slab_ss(s), ss1);
+	ck_assert_uint_eq(ss1->kind, SS_KIND_BIG);
+	ck_assert_uint_eq(fake_os.calls.commit, 2);
 	unit_check_node(0);
 }
 END_TEST
@@ -665,6 +754,78 @@ START_TEST(commit_tier_is_recorded)
 }
 END_TEST
 
+/*
+ * A superslab taken while the node has a superslab's worth of free pages,
+ * none in a hole that fits, is sparse: plain pages instead of a hugepage,
+ * its free pages purged at once, released when it empties (in fast too).
+ */
+START_TEST(superslab_taken_for_a_hole_is_sparse)
+{
+	enum { RUNS = HM_SS_USABLE_PAGES / 4, PROBE = 5 };
+	static struct slab *r0[RUNS], *r1[RUNS];
+	struct slab *s;
+
+	ck_assert_int_eq(hm_heap.tier, HM_TIER_THP);
+	for (unsigned i = 0; i < RUNS; i++)
+		r0[i] = ss_alloc_pages(0, 4, 1, CLS_A);
+	ck_assert_uint_eq(slab_ss(r0[0])->nfree_pages, HM_SS_USABLE_PAGES % 4);
+	r1[0] = ss_alloc_pages(0, 4, 1, CLS_A);	/* 2 pages free: a heap that grows */
+	ck_assert_ptr_ne(slab_ss(r1[0]), slab_ss(r0[0]));
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
+	ck_assert(!slab_ss(r1[0])->sparse);
+	for (unsigned i = 1; i < RUNS; i++) {
+		r1[i] = ss_alloc_pages(0, 4, 1, CLS_A);
+		ck_assert_ptr_eq(slab_ss(r1[i]), slab_ss(r1[0]));
+	}
+	/* Every other run back: 4-page holes, a superslab's worth in all. */
+	for (unsigned i = 0; i < RUNS; i += 2) {
+		ss_free_pages(r0[i]);
+		ss_free_pages(r1[i]);
+	}
+	ck_assert_uint_ge(slab_ss(r0[1])->nfree_pages + slab_ss(r1[1])->nfree_pages,
+			  HM_SS_USABLE_PAGES);
+	unit_check_node(0);
+	s = ss_alloc_pages(0, PROBE, 1, CLS_B);
+	ck_assert_uint_eq(fake_os.calls.commit, 3);
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_4K);
+	ck_assert_uint_eq(slab_ss(s)->tier, HM_TIER_4K);
+	ck_assert(slab_ss(s)->sparse);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_4K], 1);
+	ck_assert_uint_eq(unit_stat(ST_TIER_FALLBACK), 0);
+	unit_check_node(0);
+
+	/* The fast profile keeps free pages and empty superslabs, not these. */
+	hm_opt.purge_delay_ms = -1;
+	hm_opt.reserve_ss = HM_RESERVE_ALL;
+	{
+		struct slab *t = ss_alloc_pages(0, PROBE, 1, CLS_B);
+		unsigned purges = fake_os.calls.purge;
+
+		ck_assert_ptr_eq(slab_ss(t), slab_ss(s));
+		ss_free_pages(t);
+		ck_assert_uint_gt(fake_os.calls.purge, purges);
+		ck_assert_uint_eq(slab_ss(s)->nr_dirty, 0);
+		unit_check_node(0);
+	}
+	ss_free_pages(s);
+	ck_assert_uint_eq(fake_os.calls.decommit, 1);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 2);
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss_tier[HM_TIER_4K], 0);
+	ck_assert_uint_eq(hm_heap.node[0].nr_sparse, 0);
+	unit_check_node(0);
+
+	/* Half the superslabs sparse at most: then the heap grows on hugepages. */
+	s = ss_alloc_pages(0, PROBE, 1, CLS_B);
+	ck_assert(slab_ss(s)->sparse);
+	while (slab_ss(ss_alloc_pages(0, PROBE, 1, CLS_B))->sparse)
+		;
+	ck_assert_int_eq(fake_os.last_commit_tier, HM_TIER_THP);
+	ck_assert_uint_eq(hm_heap.node[0].nr_sparse, 3);	/* 3 of 6 */
+	ck_assert_uint_eq(hm_heap.node[0].nr_ss, 6);
+	unit_check_node(0);
+}
+END_TEST
+
 START_TEST(random_runs_keep_the_invariants)
 {
 	enum { MAXRUNS = 600 };
@@ -999,6 +1160,41 @@ START_TEST(delayed_purge_happens_on_a_later_slow_path)
 }
 END_TEST
 
+/*
+ * A superslab that keeps churning is never idle, but a page of it that
+ * stays free from one aging pass to the next (a delay apart) is purged;
+ * one that was taken in between is not.
+ */
+START_TEST(stale_pages_of_a_churning_superslab_are_purged)
+{
+	struct slab *a, *b, *c, *d;
+	struct superslab *ss;
+
+	hm_opt.purge_delay_ms = 30;
+	a = ss_alloc_pages(0, 3, 1, CLS_A);	/* its hole fits no 10-page run */
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	c = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss = slab_ss(a);
+	ss_free_pages(a);			/* stays free */
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	for (unsigned i = 0; i < 6; i++) {	/* churn: never idle for 30 ms */
+		usleep(20 * 1000);
+		d = ss_alloc_pages(0, 10, 1, CLS_B);
+		ss_free_pages(d);
+		ss_purge_tick(0);
+	}
+	ck_assert_ptr_eq(slab_ss(d), ss);
+	ck_assert_uint_ge(fake_os.calls.purge, 1);
+	for (unsigned p = HM_SS_HDR_PAGES; p < HM_SS_HDR_PAGES + 3; p++)
+		ck_assert(!(ss->dirty_map[p / 64] & (1UL << (p % 64))));
+	ck_assert_uint_gt(ss->nr_dirty, 0);	/* d's pages, freed just now */
+	unit_check_node(0);
+	ss_free_pages(b);
+	ss_free_pages(c);
+}
+END_TEST
+
 START_TEST(fast_keeps_everything_but_trim_returns_it)
 {
 	struct slab *s[3][2], *a, *b;
@@ -1092,7 +1288,9 @@ static Suite *superslab_suite(void)
 	TCase *chunks = unit_tcase("chunks");
 	TCase *setup = unit_tcase("setup");
 
-	tcase_add_test(runs, runs_are_carved_first_fit);
+	tcase_add_test(runs, runs_are_carved_best_fit);
+	tcase_add_test(runs, runs_take_the_smallest_hole);
+	tcase_add_test(runs, small_and_big_runs_live_apart);
 	tcase_add_test(runs, runs_honour_alignment);
 	tcase_add_test(runs, full_superslab_then_a_new_one);
 	tcase_add_test(runs, tight_superslabs_leave_the_active_list);
@@ -1104,11 +1302,13 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, trim_releases_empty_superslabs);
 	tcase_add_test(runs, node1_runs_live_in_node1);
 	tcase_add_test(runs, commit_tier_is_recorded);
+	tcase_add_test(runs, superslab_taken_for_a_hole_is_sparse);
 	tcase_add_test(runs, random_runs_keep_the_invariants);
 	tcase_add_test(runs, page_table_follows_slabs);
 	tcase_add_test(runs, balanced_marks_freed_pages_dirty_and_waits);
 	tcase_add_test(runs, lean_purges_at_once_and_releases_empty_superslabs);
 	tcase_add_test(runs, delayed_purge_happens_on_a_later_slow_path);
+	tcase_add_test(runs, stale_pages_of_a_churning_superslab_are_purged);
 	tcase_add_test(runs, fast_keeps_everything_but_trim_returns_it);
 	tcase_add_test(runs, growing_a_run_over_dirty_pages_cleans_them);
 	tcase_add_test(runs, header_pages_of_live_slab_entries_are_never_purged);

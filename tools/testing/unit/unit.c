@@ -179,6 +179,8 @@ void unit_check_ss(const struct superslab *ss)
 		unsigned dirty = 0;
 
 		for (unsigned w = 0; w < HM_SS_PAGES / 64; w++) {
+			unit_assert(!(ss->aged_map[w] & ~ss->dirty_map[w]),
+				      "superslab %p: aged pages that are not dirty in word %u", (void *)ss, w);
 			unit_assert(!(ss->dirty_map[w] & ss->page_map[w]),
 				      "superslab %p: pages in use marked dirty (word %u: %#lx)",
 				      (void *)ss, w, ss->dirty_map[w] & ss->page_map[w]);
@@ -241,6 +243,7 @@ void unit_check_node(unsigned node)
 	struct hm_node *nd = &hm_heap.node[node];
 	const struct superslab *ss, *prev = NULL;
 	unsigned on_list = 0, empty = 0, committed = 0, dirty = 0;
+	unsigned kinds[HM_NR_SS_KINDS] = { 0 }, sparse = 0;
 	uint32_t n = unit_chunks_per_node();
 
 	for (ss = nd->active; ss; prev = ss, ss = ss->next) {
@@ -291,6 +294,13 @@ void unit_check_node(unsigned node)
 			committed++;
 			dirty += ss->nr_dirty;
 			unit_check_ss(ss);
+			unit_assert(ss->kind < HM_NR_SS_KINDS, "node %u: superslab %p of kind %u",
+				      node, (void *)ss, ss->kind);
+			unit_assert((ss->kind == SS_KIND_NONE) == (ss->nfree_pages == HM_SS_USABLE_PAGES),
+				      "node %u: superslab %p of kind %u with %u free pages",
+				      node, (void *)ss, ss->kind, ss->nfree_pages);
+			kinds[ss->kind]++;
+			sparse += ss->sparse;
 			if (ss->state == SS_FULL)
 				unit_assert(ss->nfree_pages == 0, "node %u: FULL superslab %p has %u free pages",
 					      node, (void *)ss, ss->nfree_pages);
@@ -315,6 +325,12 @@ void unit_check_node(unsigned node)
 	}
 	unit_assert(committed == nd->nr_ss, "node %u: nr_ss %u, chunk table has %u superslabs",
 		      node, nd->nr_ss, committed);
+	for (unsigned k = 0; k < HM_NR_SS_KINDS; k++)
+		unit_assert(kinds[k] == nd->nr_ss_kind[k], "node %u: nr_ss_kind[%u] %u, counted %u",
+			      node, k, nd->nr_ss_kind[k], kinds[k]);
+	unit_assert(sparse == nd->nr_sparse && sparse <= nd->nr_ss / 2 + 1,
+		      "node %u: nr_sparse %u, counted %u, of %u superslabs",
+		      node, nd->nr_sparse, sparse, nd->nr_ss);
 	unit_assert(dirty == nd->dirty_pages, "node %u: dirty_pages %u, superslabs have %u",
 		      node, nd->dirty_pages, dirty);
 	unit_assert(nd->nr_ss_tier[HM_TIER_HUGETLB] + nd->nr_ss_tier[HM_TIER_THP] +
