@@ -117,7 +117,8 @@ int os_reserve(size_t len, size_t align, void **out)
 	return 0;
 }
 
-int os_commit(void *addr, size_t len, int tier, unsigned node)
+/* Record a commit of [addr, addr+len) asked at tier; map it, or fail. */
+static int fake_commit(void *addr, size_t len, int tier, unsigned node, bool fail)
 {
 	int saved = errno, err;
 	void *m;
@@ -125,32 +126,7 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 	fake_os.calls.commit++;
 	fake_os.last_commit_tier = tier;
 	fake_os.last_commit_node = node;
-	if (injected(&fake_os.fail_commit))
-		return -ENOMEM;
-	m = mmap(addr, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		errno = saved;
-		return err;
-	}
-	fake_os.last_commit = addr;
-	fake_os.last_commit_len = len;
-	fake_os.commit_bytes += len;
-	errno = saved;
-	return fake_os.tier > tier ? fake_os.tier : tier;
-}
-
-/* The pool has pages when os_commit would obtain the hugetlb tier. */
-int os_commit_hugetlb(void *addr, size_t len, unsigned node)
-{
-	int saved = errno, err;
-	void *m;
-
-	fake_os.calls.commit++;
-	fake_os.last_commit_tier = HM_TIER_HUGETLB;
-	fake_os.last_commit_node = node;
-	if (injected(&fake_os.fail_commit) || fake_os.tier != HM_TIER_HUGETLB)
+	if (injected(&fake_os.fail_commit) || fail)
 		return -ENOMEM;
 	m = mmap(addr, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -164,6 +140,19 @@ int os_commit_hugetlb(void *addr, size_t len, unsigned node)
 	fake_os.commit_bytes += len;
 	errno = saved;
 	return 0;
+}
+
+int os_commit(void *addr, size_t len, int tier, unsigned node)
+{
+	int err = fake_commit(addr, len, tier, node, false);
+
+	return err ? err : fake_os.tier > tier ? fake_os.tier : tier;
+}
+
+/* The pool has pages when os_commit would obtain the hugetlb tier. */
+int os_commit_hugetlb(void *addr, size_t len, unsigned node)
+{
+	return fake_commit(addr, len, HM_TIER_HUGETLB, node, fake_os.tier != HM_TIER_HUGETLB);
 }
 
 static int fake_map(size_t len, int prot, int flags, void **out)
