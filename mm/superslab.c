@@ -457,6 +457,10 @@ static int ptab_open(uint32_t idx, uint32_t n)
  * batch the pool cannot reserve leaves its range untouched
  * (os_commit_hugetlb()) and turns batching off for the node: its
  * superslabs are then committed one by one, each falling back on its own.
+ * Only on a one-node heap: a batch is faulted whole when it is made, and
+ * where this node's pool is short its pages would come from another node
+ * for superslabs nobody asked for yet (the NUMA guest saw a thread on
+ * node 0 take a page of node 1 that way).
  */
 #define SS_AHEAD_MIN	4	/* hugetlb superslabs a node has before it batches */
 #define SS_AHEAD_MAX	16	/* chunks per batch: 32 MiB */
@@ -471,7 +475,8 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 
 	if (nd->ready < nd->ready_end)
 		return nd->ready++;
-	if (hm_heap.tier != HM_TIER_HUGETLB || nd->ahead_off || have < SS_AHEAD_MIN)
+	if (hm_heap.tier != HM_TIER_HUGETLB || nd->ahead_off || have < SS_AHEAD_MIN ||
+	    hm_heap.nr_nodes > 1)
 		return -1;
 	n = MIN(have / 2, SS_AHEAD_MAX);
 	len = (size_t)n << HM_SS_SHIFT;
