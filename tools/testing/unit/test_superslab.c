@@ -985,12 +985,32 @@ static struct superslab *take_ss_whole(void)
 	return slab_ss(s);
 }
 
+/* On a heap of two nodes the fifth is committed alone too. */
+START_TEST(hugetlb_batches_need_one_node)
+{
+	hm_heap.tier = HM_TIER_HUGETLB;
+	fake_os.tier = HM_TIER_HUGETLB;
+	ck_assert_uint_eq(hm_heap.nr_nodes, 2);
+	for (unsigned i = 0; i < 6; i++)
+		take_ss_whole();
+	ck_assert_uint_eq(fake_os.calls.commit, 6);
+	ck_assert_uint_eq(fake_os.last_commit_len, HM_SS_SIZE);
+	ck_assert_uint_eq(hm_heap.node[0].ready_end - hm_heap.node[0].ready, 0);
+	unit_check_node(0);
+}
+END_TEST
+
 START_TEST(hugetlb_superslabs_are_committed_ahead)
 {
-	struct hm_node *nd = &hm_heap.node[0];
+	struct hm_node *nd;
 	struct superslab *ss;
 	size_t committed;
 
+	/* Batches are for one-node heaps (see ss_chunk_ahead()). */
+	hm_opt.numa = OS_NUMA_OFF;
+	ck_assert_int_eq(heap_setup(), 0);
+	ck_assert_uint_eq(hm_heap.nr_nodes, 1);
+	nd = &hm_heap.node[0];
 	hm_heap.tier = HM_TIER_HUGETLB;
 	fake_os.tier = HM_TIER_HUGETLB;
 	for (unsigned i = 0; i < 4; i++)
@@ -1323,6 +1343,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(setup, current_node_follows_the_cpu);
 	tcase_add_test(runs, pool_dry_falls_back_and_counts);
 	tcase_add_test(runs, hugetlb_superslabs_are_committed_ahead);
+	tcase_add_test(runs, hugetlb_batches_need_one_node);
 	suite_add_tcase(s, chunks);
 	suite_add_tcase(s, setup);
 	return s;
