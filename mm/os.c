@@ -285,11 +285,42 @@ int os_reserve(size_t len, size_t align, void **out)
 }
 
 /*
- * Name a committed range by tier and node for /proc/PID/smaps.  Only
+ * Name a mapping for /proc/PID/smaps; committed heap ranges are named by
+ * tier and node (name_range()), metadata "hakmem-meta".  Only
  * anonymous memory can carry a name: hugetlb mappings are files of the
  * kernel's internal hugetlbfs mount and show as /anon_hugepage instead.
  * EINVAL means the kernel has no CONFIG_ANON_VMA_NAME: stop trying.
  */
+static void name_vma(void *addr, size_t len, const char *name)
+{
+	if (!READ_ONCE(os_caps.vma_names))
+		return;
+	hm_stat_inc(ST_SYS_OTHER);
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, len,
+		  (unsigned long)name) != 0 && errno == EINVAL)
+		WRITE_ONCE(os_caps.vma_names, 0);
+}
+
+/* Fresh anonymous memory, named name (NULL: unnamed). */
+static int map_anon(size_t len, int prot, int flags, const char *name, void **out)
+{
+	int saved = errno, err;
+	void *m;
+
+	m = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+	hm_stat_inc(ST_SYS_MMAP);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		errno = saved;
+		return err;
+	}
+	if (name)
+		name_vma(m, len, name);
+	*out = m;
+	errno = saved;
+	return 0;
+}
+
 static void name_range(void *addr, size_t len, int tier, unsigned node)
 {
 	char name[48];
@@ -297,10 +328,7 @@ static void name_range(void *addr, size_t len, int tier, unsigned node)
 	if (!READ_ONCE(os_caps.vma_names) || tier == HM_TIER_HUGETLB)
 		return;
 	hm_snprintf(name, sizeof(name), "hakmem-%s-n%u", hm_tier_name(tier), node);
-	hm_stat_inc(ST_SYS_OTHER);
-	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, len,
-		  (unsigned long)name) != 0 && errno == EINVAL)
-		WRITE_ONCE(os_caps.vma_names, 0);
+	name_vma(addr, len, name);
 }
 
 int os_numa_mode = OS_NUMA_LOCAL;
@@ -481,22 +509,14 @@ int os_hugetlb_pool(unsigned long *free_pages, unsigned long *resv_pages)
 int os_map_copy(size_t len, int tier, void **out)
 {
 	int saved = errno, err;
-	void *m;
 
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	hm_stat_inc(ST_SYS_MMAP);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		errno = saved;
-		return err;
-	}
-	if (tier == HM_TIER_THP) {
-		madvise(m, len, MADV_HUGEPAGE);
+	err = map_anon(len, PROT_READ | PROT_WRITE, 0, NULL, out);
+	if (!err && tier == HM_TIER_THP) {
+		madvise(*out, len, MADV_HUGEPAGE);
 		hm_stat_inc(ST_SYS_MADVISE);
 	}
-	*out = m;
 	errno = saved;
-	return 0;
+	return err;
 }
 
 void os_place(void *addr, size_t len, unsigned node)
@@ -521,27 +541,17 @@ int os_resident(const void *addr)
 
 int os_adopt(void *from, void *to, size_t len, int tier, unsigned node)
 {
-	int saved = errno, err;
+	int saved = errno;
 	void *m;
 
 	m = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	hm_stat_inc(ST_SYS_MREMAP);
 	if (m == MAP_FAILED) {
-		/* Out of mappings, say: replace the range and copy. */
-		m = map_fixed(to, len, 0);
-		hm_stat_inc(ST_SYS_MMAP);
-		if (m == MAP_FAILED) {
-			err = -errno;
-			errno = saved;
-			return err;
-		}
-		numa_place(to, len, node);
-		if (tier == HM_TIER_THP) {
-			hm_stat_inc(ST_SYS_MADVISE);
-			if (madvise(to, len, MADV_HUGEPAGE) != 0)
-				tier = HM_TIER_4K;
-		}
-		memcpy(to, from, len);
+		/* Out of mappings, say: commit the range anew (named) and copy. */
+		tier = os_commit(to, len, tier, node);
+		if (tier >= 0)
+			memcpy(to, from, len);
+		return tier;
 	}
 	name_range(to, len, tier, node);
 	errno = saved;
@@ -641,32 +651,9 @@ void os_fault_hook_clear(void)
 	errno = saved;
 }
 
-static int map_named(size_t len, int prot, int flags, void **out)
-{
-	int saved = errno, err;
-	void *m;
-
-	m = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
-	hm_stat_inc(ST_SYS_MMAP);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		errno = saved;
-		return err;
-	}
-	if (READ_ONCE(os_caps.vma_names)) {
-		hm_stat_inc(ST_SYS_OTHER);
-		if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)m, len,
-			  (unsigned long)"hakmem-meta") != 0 && errno == EINVAL)
-			WRITE_ONCE(os_caps.vma_names, 0);	/* no CONFIG_ANON_VMA_NAME */
-	}
-	*out = m;
-	errno = saved;
-	return 0;
-}
-
 int os_map_meta(size_t len, void **out)
 {
-	return map_named(len, PROT_READ | PROT_WRITE, 0, out);
+	return map_anon(len, PROT_READ | PROT_WRITE, 0, "hakmem-meta", out);
 }
 
 /*
@@ -676,7 +663,7 @@ int os_map_meta(size_t len, void **out)
  */
 int os_map_table(size_t len, void **out)
 {
-	return map_named(len, PROT_READ, MAP_NORESERVE, out);
+	return map_anon(len, PROT_READ, MAP_NORESERVE, "hakmem-meta", out);
 }
 
 int os_open_table(void *addr, size_t len)

@@ -267,22 +267,11 @@ int os_hugetlb_pool(unsigned long *free_pages, unsigned long *resv_pages)
 
 int os_map_copy(size_t len, int tier, void **out)
 {
-	int saved = errno, err;
-	void *m;
-
 	(void)tier;
 	fake_os.calls.map_copy++;
 	if (injected(&fake_os.fail_map_copy))
 		return -ENOMEM;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		errno = saved;
-		return err;
-	}
-	*out = m;
-	errno = saved;
-	return 0;
+	return fake_map(len, PROT_READ | PROT_WRITE, 0, out);
 }
 
 void os_place(void *addr, size_t len, unsigned node)
