@@ -35,13 +35,21 @@ static uint32_t class_size(unsigned cls)
 	return (uint32_t)((4 + i + 1) << (g + 5));
 }
 
-static uint32_t inverse_odd(uint32_t d)
+/*
+ * The object-start test's constants for a size d and a capacity (struct
+ * class_start).  For off = j * d + r below 2^32 (0 <= r < d), off * mul is
+ * j * e + r * mul modulo 2^64 with e = d * mul - 2^64, 1 <= e <= d.  Both
+ * terms stay below 2^64 together (j * e < 2^32, r * mul < 2^64 - 2^64 / d
+ * + d), so r = 0 gives j * e, below cap * e iff j < cap, and r > 0 gives at
+ * least mul > 2^64 / d, while cap * e <= cap * d is a slab's size.
+ */
+static void start_test(uint32_t d, uint32_t cap, uint64_t *mul, uint64_t *lim)
 {
-	uint32_t x = d;			/* Newton's iteration, 5 bits per step */
+	uint64_t m = (uint64_t)(((unsigned __int128)1 << 64) / d) + 1;
+	uint64_t e = (uint64_t)d * m;		/* d * m - 2^64, modulo 2^64 */
 
-	for (int i = 0; i < 5; i++)
-		x *= 2 - d * x;
-	return x;
+	*mul = m;
+	*lim = (uint64_t)cap * e;
 }
 
 /* HAKMEM_SLAB_MIN_KB (lean: 4 KiB), or HM_SLAB_MIN_BYTES. */
@@ -84,15 +92,13 @@ void sizeclass_init(void)
 	for (unsigned c = 0; c < HM_NCLASS; c++) {
 		struct size_class *sc = &hm_class[c];
 		uint32_t size = class_size(c);
-		unsigned tz = __builtin_ctz(size);
 		unsigned cap;
 
 		sc->size = size;
 		sc->npages = slab_pages(size);
 		sc->capacity = sc->npages * HM_PAGE_SIZE / size;
-		hm_class_start.shift[c + 1] = (uint8_t)tz;
-		hm_class_start.div[c + 1].inv = inverse_odd(size >> tz);
-		hm_class_start.div[c + 1].cap = sc->capacity;
+		start_test(size, sc->capacity, &hm_class_start.mul[c + 1],
+			   &hm_class_start.lim[c + 1]);
 		sc->span = sc->capacity * size;
 		cap = HM_PCPU_CLASS_BYTES / size;
 		cap = MAX(cap, HM_PCPU_MIN_OBJECTS);

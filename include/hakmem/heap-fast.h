@@ -40,14 +40,14 @@ static __always_inline void *hm_malloc_inline(size_t n)
  * free: a small object of the caller's node, room in the cache.  The
  * pointer is checked before anything is written, so a pointer hakmem never
  * handed out cannot reach a cache: region (4 instructions), page-table
- * entry (4), offset in its slab and object start (8: one subtraction, one
+ * entry (4), offset in its slab and object start (6: one subtraction, one
  * multiply, one compare; a page without small objects has code 0, which
  * fails it), home node (1), then the push (23 with its double-free test),
  * which takes the entry's object code (class + 1) as it is.
- * gcc 12 -O2: 40 instructions to the first ret.
- * fast-path budget free: 42 (tools/testing/build/build.sh checks it)
- * With CONFIG_PCPU_RSEQ=n the generic trylocked push: 52 instructions.
- * fast-path budget (generic) free: 54
+ * gcc 12 -O2: 38 instructions to the first ret.
+ * fast-path budget free: 40 (tools/testing/build/build.sh checks it)
+ * With CONFIG_PCPU_RSEQ=n the generic trylocked push: 50 instructions.
+ * fast-path budget (generic) free: 52
  */
 static __always_inline void hm_free_inline(void *p)
 {

@@ -46,18 +46,12 @@ static __always_inline unsigned long obj_code(unsigned long cls)
 
 /*
  * Does offset off inside a slab of object code k start one of its objects?
- * For a multiple of the size the rotated product is the object's index, for
- * anything else it is above UINT32_MAX / size, so one compare with the
- * capacity tests "multiple" and "inside the slab"; code 0 (no size class)
- * has capacity 0 here.
+ * One multiply and one compare test "multiple of the size" and "inside the
+ * slab" together (struct class_start); code 0 (no size class) has lim 0.
  */
 static __always_inline int obj_code_is_start(unsigned long k, uint32_t off)
 {
-	uint32_t q = off * hm_class_start.div[k].inv;
-	unsigned s = hm_class_start.shift[k];
-
-	q = (q >> s) | (q << ((32 - s) & 31));
-	return q < hm_class_start.div[k].cap;
+	return (uint64_t)off * hm_class_start.mul[k] < hm_class_start.lim[k];
 }
 
 /* The same for a page class byte (a size class or a PAGE_CLS_* code). */

@@ -152,27 +152,20 @@ struct superslab {
 #define HM_SS_USABLE_PAGES	(HM_SS_PAGES - HM_SS_HDR_PAGES)
 
 /*
- * struct size_class - one row of the class table (mm/sizeclass.c).
- *
- * Invariant:  capacity * size <= npages * HM_PAGE_SIZE
- * div_inv/div_shift/div_lim test "offset starts one of the slab's objects"
- * with one multiply: rotr32(off * div_inv, div_shift) <= div_lim.
- */
-/*
  * struct class_start - the object-start test of every size class, packed
  * so the free fast path reaches it from one base address:
- *   rotr32(off * div[k].inv, shift[k]) < div[k].cap
- * holds exactly when off is j * size with j < capacity.  Indexed by object
- * code k: class c has code c + 1, and every other code (0, what an unused
- * page-table entry holds) has cap 0, so one test also says "this page
- * holds small objects".
+ *   (u64)off * mul[k] < lim[k]
+ * holds exactly when the 32-bit offset off is j * size with j < capacity.
+ * With mul = floor(2^64 / size) + 1 and e = size * mul - 2^64 (1..size),
+ * j * size gives j * e, below lim = capacity * e exactly for j < capacity,
+ * and any offset that is not a multiple of size gives at least mul, far
+ * above lim (mm/sizeclass.c).  Indexed by object code k: class c has code
+ * c + 1, and every other code (0, what an unused page-table entry holds)
+ * has lim 0, so one test also says "this page holds small objects".
  */
 struct class_start {
-	struct {
-		uint32_t inv;		/* inverse of the odd part of size mod 2^32 */
-		uint32_t cap;		/* objects per slab; 0 for non-class codes */
-	}		div[256];
-	uint8_t		shift[256];	/* trailing zero bits of size */
+	uint64_t	mul[256];	/* floor(2^64 / size) + 1 */
+	uint64_t	lim[256];	/* capacity * (size * mul - 2^64); 0 for non-class codes */
 };
 
 /*
@@ -192,6 +185,11 @@ struct hm_pte {
 	uint32_t	slab;
 };
 
+/*
+ * struct size_class - one row of the class table (mm/sizeclass.c).
+ *
+ * Invariant:  capacity * size <= npages * HM_PAGE_SIZE
+ */
 struct size_class {
 	uint32_t	size;		/* object size in bytes */
 	uint16_t	npages;		/* pages per slab */
