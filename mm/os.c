@@ -390,13 +390,15 @@ static void *map_fixed(void *addr, size_t len, int extra)
  * before 5.16 cannot move hugetlb mappings: there the pages are given back
  * and mapped MAP_FIXED, the pool having just shown it has them.
  *
- * Faulted in (MADV_POPULATE_WRITE, after the NUMA policy is set so they
- * come from node): no page is left reserved but not yet faulted.  On 6.18
- * such a page of a process that forks can be lost when the pool is shrunk
- * meanwhile (nr_hugepages lowered), and its first touch is then a SIGBUS
- * (tools/testing/hugepages/resvlost.c reproduces it without hakmem).  A
- * range that cannot be filled is given up for the next tier.  Kernels
- * without MADV_POPULATE_WRITE (before 5.14) fault on first touch.
+ * The first fault bytes are faulted in (MADV_POPULATE_WRITE, after the
+ * NUMA policy is set so they come from node), the rest by os_fault_hugetlb
+ * before hakmem touches them: no page is ever touched reserved but not yet
+ * faulted.  On 6.18 such a page of a process that forks can be lost when
+ * the pool is shrunk meanwhile (nr_hugepages lowered), and its first touch
+ * is then a SIGBUS (tools/testing/hugepages/resvlost.c reproduces it
+ * without hakmem); MADV_POPULATE_WRITE fails instead.  A range that cannot
+ * be filled is given up for the next tier.  Kernels without
+ * MADV_POPULATE_WRITE (before 5.14) fault on first touch.
  */
 static int populate(void *h, size_t len)
 {
@@ -406,7 +408,7 @@ static int populate(void *h, size_t len)
 	return -ENOMEM;
 }
 
-static int hugetlb_over(void *addr, size_t len, unsigned node)
+static int hugetlb_over(void *addr, size_t len, size_t fault, unsigned node)
 {
 	const int huge = MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
 	void *m, *r;
@@ -417,7 +419,7 @@ static int hugetlb_over(void *addr, size_t len, unsigned node)
 	if (m == MAP_FAILED)
 		return -errno;
 	numa_place(m, len, node);
-	if (populate(m, len) == 0) {
+	if (populate(m, fault) == 0) {
 		r = mremap(m, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
 		hm_stat_inc(ST_SYS_MREMAP);
 		if (r != MAP_FAILED)
@@ -434,7 +436,7 @@ static int hugetlb_over(void *addr, size_t len, unsigned node)
 	hm_stat_inc(ST_SYS_MMAP);
 	if (r != MAP_FAILED) {
 		numa_place(addr, len, node);
-		if (populate(addr, len) == 0)
+		if (populate(addr, fault) == 0)
 			return 0;
 		err = -ENOMEM;
 	} else {
@@ -457,7 +459,7 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 		 * Without MAP_NORESERVE: the pool pages are reserved now or
 		 * the call fails with ENOMEM, leaving the reservation in place.
 		 */
-		if (hugetlb_over(addr, len, node) == 0) {
+		if (hugetlb_over(addr, len, len, node) == 0) {
 			m = addr;
 			got = HM_TIER_HUGETLB;
 		}
@@ -482,13 +484,23 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 	return got;
 }
 
-int os_commit_hugetlb(void *addr, size_t len, unsigned node)
+int os_commit_hugetlb(void *addr, size_t len, size_t fault, unsigned node)
 {
 	int saved = errno, err;
 
-	if (((uintptr_t)addr & HM_SS_MASK) || (len & HM_SS_MASK))
+	if (((uintptr_t)addr & HM_SS_MASK) || (len & HM_SS_MASK) || (fault & HM_SS_MASK) ||
+	    fault > len)
 		return -EINVAL;
-	err = hugetlb_over(addr, len, node);
+	err = hugetlb_over(addr, len, fault, node);
+	errno = saved;
+	return err;
+}
+
+int os_fault_hugetlb(void *addr, size_t len)
+{
+	int saved = errno, err;
+
+	err = populate(addr, len);
 	errno = saved;
 	return err;
 }

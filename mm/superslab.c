@@ -457,13 +457,23 @@ static int ptab_open(uint32_t idx, uint32_t n)
  * batch the pool cannot reserve leaves its range untouched
  * (os_commit_hugetlb()) and turns batching off for the node: its
  * superslabs are then committed one by one, each falling back on its own.
- * Only on a one-node heap: a batch is faulted whole when it is made, and
- * where this node's pool is short its pages would come from another node
- * for superslabs nobody asked for yet (the NUMA guest saw a thread on
- * node 0 take a page of node 1 that way).
+ * A batch is reserved whole but faulted a superslab at a time, as each is
+ * taken (os_fault_hugetlb()): the last batch of a heap that stops growing
+ * costs no zeroing for the superslabs it never uses, and each superslab's
+ * first pages are still in the cache when its first objects are written
+ * (the kernel clears the faulting end of a huge page last).  A ready chunk
+ * whose pages the pool lost (see os.c) is given back with the rest of its
+ * batch, and batching stops.  Ready chunks are not in the fork copy's map
+ * (nothing of theirs is in use); the child gives them up.
+ * Only on a one-node heap: a batch's reservation is not bound to a node,
+ * and where this node's pool is short its pages would come from another
+ * node for superslabs nobody asked for yet (the NUMA guest saw a thread
+ * on node 0 take a page of node 1 that way).
  */
 #define SS_AHEAD_MIN	4	/* hugetlb superslabs a node has before it batches */
 #define SS_AHEAD_MAX	16	/* chunks per batch: 32 MiB */
+
+static void drop_ready(struct hm_node *nd);
 
 static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 {
@@ -473,8 +483,17 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 	void *addr;
 	long idx;
 
-	if (nd->ready < nd->ready_end)
-		return nd->ready++;
+	if (nd->ready < nd->ready_end) {
+		addr = (void *)chunk_addr(nd->ready);
+		if (os_fault_hugetlb(addr, HM_SS_SIZE) == 0) {
+			hugetlb_mark((uintptr_t)addr, HM_SS_SIZE, true);
+			return nd->ready++;
+		}
+		/* The pool lost the pages it held for the batch: give it up. */
+		drop_ready(nd);
+		nd->ahead_off = true;
+		return -1;
+	}
 	if (hm_heap.tier != HM_TIER_HUGETLB || nd->ahead_off || have < SS_AHEAD_MIN ||
 	    hm_heap.nr_nodes > 1)
 		return -1;
@@ -488,12 +507,12 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 		chunk_free((uint32_t)idx, n);
 		return -1;
 	}
-	if (os_commit_hugetlb(addr, len, node) < 0) {
+	if (os_commit_hugetlb(addr, len, HM_SS_SIZE, node) < 0) {
 		chunk_free((uint32_t)idx, n);
 		nd->ahead_off = true;
 		return -1;
 	}
-	hugetlb_mark((uintptr_t)addr, len, true);	/* fork copies them too */
+	hugetlb_mark((uintptr_t)addr, HM_SS_SIZE, true);	/* fork copies it */
 	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
 	if (now > READ_ONCE(hm_gauge.committed_peak))
 		WRITE_ONCE(hm_gauge.committed_peak, now);

@@ -80,9 +80,18 @@ int os_commit(void *addr, size_t len, int tier, unsigned node);
  * fallback tier, and no moment at which the range is not mapped (a
  * MAP_FIXED hugetlb mmap that fails for want of pool pages has already
  * unmapped what it was to replace, and another thread's mmap could land
- * in that hole).  For committing several superslabs at once.
+ * in that hole).  For committing several superslabs at once: only the
+ * first fault bytes are faulted in now; os_fault_hugetlb() faults the
+ * rest, a piece at a time, before it is used.
  */
-int os_commit_hugetlb(void *addr, size_t len, unsigned node);
+int os_commit_hugetlb(void *addr, size_t len, size_t fault, unsigned node);
+
+/*
+ * Fault in [addr, addr+len) of a range os_commit_hugetlb() reserved:
+ * 0, or -ENOMEM when the pool no longer holds its pages (the range must
+ * then not be touched; give it back).
+ */
+int os_fault_hugetlb(void *addr, size_t len);
 
 /*
  * fork from a heap on hugetlb pages (mm/fork.c).  os_hugetlb_pool reads

@@ -39,6 +39,9 @@ void fake_os_reset_counts(void)
 	fake_os.last_commit_len = fake_os.last_decommit_len = 0;
 	fake_os.last_commit_tier = -1;
 	fake_os.last_commit_node = 0;
+	fake_os.last_commit_fault = 0;
+	fake_os.last_fault = NULL;
+	fake_os.last_fault_len = 0;
 	fake_os.last_move_from = fake_os.last_move_to = NULL;
 	fake_os.last_move_old_len = fake_os.last_move_new_len = 0;
 	fake_os.last_write[0] = '\0';
@@ -55,7 +58,7 @@ void fake_os_reset(void)
 	fake_os.fail_reserve_all = 0;
 	fake_os.pool_free = fake_os.pool_resv = 0;
 	fake_os.absent = 0;
-	fake_os.fail_map_copy = fake_os.fail_adopt = 0;
+	fake_os.fail_map_copy = fake_os.fail_adopt = fake_os.fail_fault = 0;
 	fake_os.hook = NULL;
 	fake_os.quiet = 0;
 	fake_os.expect_abort = NULL;
@@ -150,9 +153,23 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 }
 
 /* The pool has pages when os_commit would obtain the hugetlb tier. */
-int os_commit_hugetlb(void *addr, size_t len, unsigned node)
+int os_commit_hugetlb(void *addr, size_t len, size_t fault, unsigned node)
 {
+	if (fault > len || (fault & HM_SS_MASK))
+		return -EINVAL;
+	fake_os.last_commit_fault = fault;
 	return fake_commit(addr, len, HM_TIER_HUGETLB, node, fake_os.tier != HM_TIER_HUGETLB);
+}
+
+/* Lost pool pages: fake_os.fail_fault, or a pool gone to another tier. */
+int os_fault_hugetlb(void *addr, size_t len)
+{
+	fake_os.calls.fault++;
+	if (injected(&fake_os.fail_fault) || fake_os.tier != HM_TIER_HUGETLB)
+		return -ENOMEM;
+	fake_os.last_fault = addr;
+	fake_os.last_fault_len = len;
+	return 0;
 }
 
 static int fake_map(size_t len, int prot, int flags, void **out)

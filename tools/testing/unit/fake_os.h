@@ -12,7 +12,9 @@
  *     and map_meta; fake_os.fail_reserve_all makes every reserve fail;
  *   - os_commit reports fake_os.tier (or the tier asked for, if worse);
  *     os_commit_hugetlb succeeds only when fake_os.tier is hugetlb (both
- *     count as commit calls);
+ *     count as commit calls; the bytes it faults now are kept in
+ *     last_commit_fault), and so does os_fault_hugetlb (counted as fault;
+ *     fail_fault makes it fail too, as when the pool lost the pages);
  *   - fork's calls: os_hugetlb_pool reads fake_os.pool_free/pool_resv,
  *     os_resident says 1 (0 with fake_os.absent), os_map_copy and
  *     os_adopt can fail (fail_map_copy, fail_adopt), os_adopt moves with
@@ -48,6 +50,7 @@ struct fake_os_calls {
 	unsigned long	decommit, purge, move;
 	unsigned long	getcpu, getnode, write, abort;
 	unsigned long	pool, map_copy, place, resident, adopt, unmap, hook_set, hook_clear;
+	unsigned long	fault;
 };
 
 struct fake_os {
@@ -72,6 +75,7 @@ struct fake_os {
 	int		absent;			/* os_resident() says 0 (never written) */
 	unsigned	fail_map_copy;
 	unsigned	fail_adopt;
+	unsigned	fail_fault;
 	bool		(*hook)(void *addr);	/* what os_fault_hook_set got */
 
 	/* What happened. */
@@ -82,6 +86,9 @@ struct fake_os {
 	size_t		last_commit_len;
 	int		last_commit_tier;	/* the tier asked for */
 	unsigned	last_commit_node;
+	size_t		last_commit_fault;	/* os_commit_hugetlb: faulted now */
+	void		*last_fault;		/* os_fault_hugetlb */
+	size_t		last_fault_len;
 	void		*last_decommit;
 	size_t		last_decommit_len;
 	void		*last_move_from, *last_move_to;

@@ -1023,15 +1023,21 @@ START_TEST(hugetlb_superslabs_are_committed_ahead)
 	ck_assert_uint_eq(fake_os.calls.commit, 5);
 	ck_assert_uint_eq(fake_os.last_commit_len, 2 * HM_SS_SIZE);
 	ck_assert_ptr_eq(fake_os.last_commit, ss);
+	/* Only the superslab taken now is faulted in. */
+	ck_assert_uint_eq(fake_os.last_commit_fault, HM_SS_SIZE);
+	ck_assert_uint_eq(fake_os.calls.fault, 0);
 	ck_assert_uint_eq(ss->tier, HM_TIER_HUGETLB);
 	ck_assert_uint_eq(nd->ready_end - nd->ready, 1);
 	ck_assert_uint_eq(unit_chunk_kind(0, ss->chunk + 1), CHUNK_READY);
 	committed = (size_t)hm_gauge.committed;
 	unit_check_node(0);
 
-	/* The sixth takes the ready chunk: no commit. */
+	/* The sixth takes the ready chunk: no commit, one fault. */
 	ss = take_ss_whole();
 	ck_assert_uint_eq(fake_os.calls.commit, 5);
+	ck_assert_uint_eq(fake_os.calls.fault, 1);
+	ck_assert_ptr_eq(fake_os.last_fault, ss);
+	ck_assert_uint_eq(fake_os.last_fault_len, HM_SS_SIZE);
 	ck_assert_uint_eq(ss->tier, HM_TIER_HUGETLB);
 	ck_assert_uint_eq(nd->ready, nd->ready_end);
 	ck_assert_uint_eq((size_t)hm_gauge.committed, committed);
@@ -1058,6 +1064,48 @@ START_TEST(hugetlb_superslabs_are_committed_ahead)
 	ck_assert_uint_eq(ss->tier, HM_TIER_HUGETLB);
 	ck_assert_uint_eq(fake_os.last_commit_len, HM_SS_SIZE);
 	ck_assert_uint_eq(nd->ready, nd->ready_end);
+	unit_check_node(0);
+}
+END_TEST
+
+/*
+ * A ready chunk whose pool pages are gone (the pool was shrunk under a
+ * forking process): nothing of it is touched, the batch is given back,
+ * batching stops, and the superslab comes from the one-by-one path.
+ */
+START_TEST(lost_ready_chunk_gives_the_batch_back)
+{
+	struct hm_node *nd;
+	struct superslab *ss;
+	size_t committed;
+	uint32_t ready;
+
+	hm_opt.numa = OS_NUMA_OFF;
+	ck_assert_int_eq(heap_setup(), 0);
+	nd = &hm_heap.node[0];
+	hm_heap.tier = HM_TIER_HUGETLB;
+	fake_os.tier = HM_TIER_HUGETLB;
+	for (unsigned i = 0; i < 7; i++)
+		take_ss_whole();
+	/* The seventh made a batch of three: two wait. */
+	ck_assert_uint_eq(nd->ready_end - nd->ready, 2);
+	ready = nd->ready;
+	committed = (size_t)hm_gauge.committed;
+	fake_os_reset_counts();
+	fake_os.fail_fault = 1;
+	ss = take_ss_whole();
+	ck_assert_uint_eq(fake_os.calls.fault, 1);
+	ck_assert(nd->ahead_off);
+	ck_assert_uint_eq(nd->ready, nd->ready_end);
+	/* Both chunks went back; the new superslab may reuse the first. */
+	ck_assert_uint_eq(unit_chunk_kind(0, ready + 1), CHUNK_FREE);
+	ck_assert(ss->chunk == ready || unit_chunk_kind(0, ready) == CHUNK_FREE);
+	ck_assert_uint_eq(fake_os.decommit_bytes, 2 * HM_SS_SIZE);
+	/* One superslab, committed on its own (and on hugetlb: the pool has it). */
+	ck_assert_uint_eq(fake_os.calls.commit, 1);
+	ck_assert_uint_eq(fake_os.last_commit_len, HM_SS_SIZE);
+	ck_assert_uint_eq(ss->tier, HM_TIER_HUGETLB);
+	ck_assert_uint_eq((size_t)hm_gauge.committed, committed - HM_SS_SIZE);
 	unit_check_node(0);
 }
 END_TEST
@@ -1344,6 +1392,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, pool_dry_falls_back_and_counts);
 	tcase_add_test(runs, hugetlb_superslabs_are_committed_ahead);
 	tcase_add_test(runs, hugetlb_batches_need_one_node);
+	tcase_add_test(runs, lost_ready_chunk_gives_the_batch_back);
 	suite_add_tcase(s, chunks);
 	suite_add_tcase(s, setup);
 	return s;
