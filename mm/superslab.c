@@ -928,14 +928,21 @@ static bool purge_is_due(struct hm_node *nd, uint32_t *now)
 	return (int32_t)(*now - READ_ONCE(nd->purge_due)) >= 0;
 }
 
+/*
+ * Only with a trylock: this runs at the top of every central refill, where
+ * nothing else needs the node lock.  Waiting for it there would make a
+ * refill depend on the node lock after all, and a signal handler that
+ * allocates while its thread holds that lock (in a purge's madvise, say)
+ * would wait for itself (tools/testing/stress/migrate hung that way).  A
+ * purge that is due and finds the lock taken waits for the next tick.
+ */
 void ss_purge_tick(unsigned node)
 {
 	struct hm_node *nd = &hm_heap.node[node];
 	uint32_t now;
 
-	if (!purge_is_due(nd, &now))
+	if (!purge_is_due(nd, &now) || !hm_trylock(&nd->lock))
 		return;
-	hm_lock(&nd->lock);
 	purge_due_locked(nd, now);
 	hm_unlock(&nd->lock);
 }

@@ -1229,6 +1229,33 @@ START_TEST(delayed_purge_happens_on_a_later_slow_path)
 END_TEST
 
 /*
+ * A due purge never waits for the node lock: a thread interrupted by a
+ * signal while it holds it (in a purge's madvise) must be able to allocate
+ * from the handler.  ss_purge_tick() runs at the top of every refill; with
+ * a blocking lock this test never returns (Check's timeout fails it).
+ */
+START_TEST(purge_tick_never_waits_for_the_node_lock)
+{
+	struct hm_node *nd = &hm_heap.node[0];
+	struct slab *a, *b;
+
+	hm_opt.purge_delay_ms = 30;
+	a = ss_alloc_pages(0, 10, 1, CLS_A);
+	b = ss_alloc_pages(0, 10, 1, CLS_A);
+	ss_free_pages(a);
+	usleep(60 * 1000);
+	hm_lock(&nd->lock);			/* the interrupted holder */
+	ss_purge_tick(0);
+	ck_assert_uint_eq(fake_os.calls.purge, 0);
+	hm_unlock(&nd->lock);
+	ss_purge_tick(0);			/* the next tick does it */
+	ck_assert_uint_eq(fake_os.calls.purge, 1 + HM_SS_HDR_PAGES - 1);
+	unit_check_node(0);
+	ss_free_pages(b);
+}
+END_TEST
+
+/*
  * A superslab that keeps churning is never idle, but a page of it that
  * stays free from one aging pass to the next (a delay apart) is purged;
  * one that was taken in between is not.
@@ -1376,6 +1403,7 @@ static Suite *superslab_suite(void)
 	tcase_add_test(runs, balanced_marks_freed_pages_dirty_and_waits);
 	tcase_add_test(runs, lean_purges_at_once_and_releases_empty_superslabs);
 	tcase_add_test(runs, delayed_purge_happens_on_a_later_slow_path);
+	tcase_add_test(runs, purge_tick_never_waits_for_the_node_lock);
 	tcase_add_test(runs, stale_pages_of_a_churning_superslab_are_purged);
 	tcase_add_test(runs, fast_keeps_everything_but_trim_returns_it);
 	tcase_add_test(runs, growing_a_run_over_dirty_pages_cleans_them);
