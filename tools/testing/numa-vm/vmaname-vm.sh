@@ -35,6 +35,7 @@ jobs=${HAKMEM_VM_JOBS:-2}
 log=$objtree/tools/testing/numa-vm/vmaname-console.log
 
 bail() { echo "1..1"; echo "not ok 1 - vmaname-vm: $*"; exit 1; }
+. "$(dirname "$0")/vm.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP not root: installing the kernel source and qemu needs root"
@@ -175,25 +176,10 @@ echo "== vmaname-vm tap end"
 reboot -f
 INIT
 chmod +x "$root/init"
-(set -o pipefail; cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.gz" ||
-	bail "cannot build the initramfs"
+vm_pack "$root" "$work/initrd.gz"
 
 # 768 MiB: below 512 MiB of RAM the kernel starts with THP off.
-start=$(date +%s)
-timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 768M \
+vm_run vmaname-vm "$log" "$timeout" -accel tcg -cpu max -m 768M \
 	-kernel "$kernel" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
-	-nographic -no-reboot -monitor none >"$log" 2>&1
-rc=$?
-secs=$(( $(date +%s) - start ))
-tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
-if ! grep -q '^== vmaname-vm tap end' "$log"; then
-	echo "# qemu exited with $rc after ${secs}s; the end of the console:"
-	tail -30 "$log" | sed 's/^/#   /'
-	bail "the VM did not finish its tests (console: $log)"
-fi
-sed -n '/== vmaname-vm tap begin/,/^== vmaname-vm tap end/p' "$log" | awk -v secs="$secs" '
-	/^ok|^not ok/ { n++; sub(/^ok/, "ok " n); sub(/^not ok/, "not ok " n); print; next }
-	/^#/ { print }
-	END { print "# VM booted and tested in " secs " s"; print "1.." n }'
-! sed -n '/== vmaname-vm tap begin/,/^== vmaname-vm tap end/p' "$log" | grep -q '^not ok'
+	-nographic -no-reboot -monitor none

@@ -32,7 +32,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include <sys/prctl.h>
 
 #include "hakmem.h"
+#include "guest_tap.h"
 
 #ifndef PR_SET_VMA
 #define PR_SET_VMA		0x53564d41
@@ -50,23 +50,6 @@
 #define HUGE_PAGE	(2UL << 20)
 /* What the kernel shows for an anonymous MAP_HUGETLB mapping (6.12). */
 #define HUGETLB_NAME	"/anon_hugepage (deleted)"
-
-static int failures;
-
-static void tap(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
 
 /* One mapping of smaps: its first line and the sizes the checks read. */
 struct vma {
