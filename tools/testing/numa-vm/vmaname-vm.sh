@@ -46,11 +46,12 @@ fi
 # The options on top of tinyconfig, all of which must come out =y: a
 # 64-bit kernel with a serial console that unpacks a gzip'd initramfs and
 # runs busybox (ELF and #! scripts, proc, sysfs, devtmpfs, tmpfs, users);
-# what hakmem calls (futex, madvise, membarrier, rseq, mremap and mbind
-# are there without NUMA); both huge page tiers with THP in madvise mode;
-# /proc/PID/smaps (PROC_PAGE_MONITOR); and the option under test.  No
-# SMP, ACPI, PCI or NUMA: each costs minutes of build for nothing the
-# names need, and without ACPI the guest cannot power off, so it reboots.
+# what hakmem calls (futex, madvise, membarrier, rseq; mremap comes with
+# the MMU, and a one-node heap makes no mbind call); both huge page tiers
+# with THP in madvise mode; /proc/PID/smaps (PROC_PAGE_MONITOR); and the
+# option under test.  No SMP, ACPI, PCI or NUMA: with them the build took
+# about twice as long, for nothing the names need; without ACPI the guest
+# cannot power off, so it reboots.
 options="64BIT PRINTK EARLY_PRINTK BUG TTY SERIAL_8250 SERIAL_8250_CONSOLE
 	BLK_DEV_INITRD RD_GZIP BINFMT_ELF BINFMT_SCRIPT PROC_FS PROC_SYSCTL
 	PROC_PAGE_MONITOR SYSFS DEVTMPFS SHMEM TMPFS MULTIUSER FUTEX EPOLL
