@@ -14,6 +14,11 @@
 # pool reserved and restored), numa-vm (a two-node qemu guest), preload
 # (real programs), command (the hakmem command and the statistics
 # formats), bench-smoke.
+#
+# One part runs only when asked for: vmaname-vm (the mapping names on a
+# kernel built with CONFIG_ANON_VMA_NAME, which it builds first: about
+# five minutes the first time), with --only vmaname-vm, or in the whole
+# run with HAKMEM_VMANAME_VM=1.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
 shift
@@ -73,6 +78,11 @@ part stress $(list "$objtree/tools/testing/stress" '*')
 part percpu "$srctree/tools/testing/stress/percpu-modes.sh"
 part hugepages "$srctree/tools/testing/hugepages/hugepages.sh"
 part numa-vm "$srctree/tools/testing/numa-vm/numa-vm.sh"
+if [ "$only" = vmaname-vm ] || [ "${HAKMEM_VMANAME_VM:-0}" = 1 ]; then
+	# The kernel build alone may outlast the usual limit of a test.
+	HAKMEM_TEST_TIMEOUT=${HAKMEM_TEST_TIMEOUT:-1800} \
+		part vmaname-vm "$srctree/tools/testing/numa-vm/vmaname-vm.sh"
+fi
 part preload $(find "$srctree/tools/testing/preload" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 part command $(find "$srctree/tools/testing/command" -maxdepth 1 -name '*.sh' 2>/dev/null | sort)
 if [ -x "$srctree/tools/bench/smoke.sh" ]; then

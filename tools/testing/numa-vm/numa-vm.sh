@@ -26,6 +26,7 @@ timeout=${HAKMEM_VM_TIMEOUT:-400}
 log=$objtree/tools/testing/numa-vm/console.log
 
 bail() { echo "1..1"; echo "not ok 1 - numa-vm: $*"; exit 1; }
+. "$(dirname "$0")/vm.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP not root: installing qemu and the guest kernel needs root"
@@ -123,11 +124,9 @@ echo "== numa-vm tap end"
 poweroff -f
 INIT
 chmod +x "$root/init"
-(set -o pipefail; cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.gz" ||
-	bail "cannot build the initramfs"
+vm_pack "$root" "$work/initrd.gz"
 
-start=$(date +%s)
-timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 3 \
+vm_run numa-vm "$log" "$timeout" -accel tcg -cpu max -m 1G -smp 3 \
 	-object memory-backend-ram,id=m0,size=512M \
 	-object memory-backend-ram,id=m1,size=512M \
 	-numa node,nodeid=0,cpus=0,memdev=m0 \
@@ -135,17 +134,4 @@ timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 3 \
 	-numa node,nodeid=2,cpus=2 \
 	-kernel "$kernel" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
-	-nographic -no-reboot -monitor none >"$log" 2>&1
-rc=$?
-secs=$(( $(date +%s) - start ))
-tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
-if ! grep -q '^== numa-vm tap end' "$log"; then
-	echo "# qemu exited with $rc after ${secs}s; the end of the console:"
-	tail -30 "$log" | sed 's/^/#   /'
-	bail "the VM did not finish its tests (console: $log)"
-fi
-sed -n '/== numa-vm tap begin/,/^== numa-vm tap end/p' "$log" | awk -v secs="$secs" '
-	/^ok|^not ok/ { n++; sub(/^ok/, "ok " n); sub(/^not ok/, "not ok " n); print; next }
-	/^#/ { print }
-	END { print "# VM booted and tested in " secs " s"; print "1.." n }'
-! sed -n '/== numa-vm tap begin/,/^== numa-vm tap end/p' "$log" | grep -q '^not ok'
+	-nographic -no-reboot -monitor none

@@ -39,26 +39,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guest_tap.h"
+
 #define CHUNK		(2UL << 20)
 #define PAGE		4096UL
 #define MAX_CHUNKS	4096
-
-static int failures;
-
-static void tap(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
 
 static void pin(int cpu)
 {

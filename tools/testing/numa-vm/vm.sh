@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+#
+# What the qemu guests of numa-vm.sh and vmaname-vm.sh share; sourced,
+# after the script has defined bail().
+#
+# vm_pack ROOT OUT: ROOT as a gzip'd newc initramfs in OUT, packed with
+# busybox's cpio (busybox-static is in the guest anyway).
+vm_pack() {
+	(set -o pipefail; cd "$1" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$2" ||
+		bail "cannot build the initramfs"
+}
+
+# vm_run NAME LOG TIMEOUT QEMU-ARGUMENTS...: boot the guest, its console
+# in LOG, for TIMEOUT seconds at most, and pass on as numbered TAP what
+# its /init printed between "== NAME tap begin" and "== NAME tap end"
+# ("ok - ..." lines and "#" comments).  A guest that never printed the
+# end marker is a failure, with the end of its console shown.  Returns
+# non-zero when any check failed.
+vm_run() {
+	local name=$1 log=$2 timeout=$3 start rc secs
+	shift 3
+
+	start=$(date +%s)
+	timeout -k 5 "$timeout" qemu-system-x86_64 "$@" >"$log" 2>&1
+	rc=$?
+	secs=$(( $(date +%s) - start ))
+	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
+	if ! grep -q "^== $name tap end" "$log"; then
+		echo "# qemu exited with $rc after ${secs}s; the end of the console:"
+		tail -30 "$log" | sed 's/^/#   /'
+		bail "the VM did not finish its tests (console: $log)"
+	fi
+	sed -n "/== $name tap begin/,/^== $name tap end/p" "$log" | awk -v secs="$secs" '
+		/^ok|^not ok/ { n++; sub(/^ok/, "ok " n); sub(/^not ok/, "not ok " n); print; next }
+		/^#/ { print }
+		END { print "# VM booted and tested in " secs " s"; print "1.." n }'
+	! sed -n "/== $name tap begin/,/^== $name tap end/p" "$log" | grep -q '^not ok'
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmaname_vm - the heap's mapping names, read back from /proc/self/smaps
+ * on a kernel built with CONFIG_ANON_VMA_NAME: the guest of
+ * tools/testing/numa-vm/vmaname-vm.sh runs it once per page tier.
+ *
+ *   vmaname_vm TIER     TIER (hugetlb, thp or 4k) is the tier the run
+ *                       set up with HAKMEM_HUGEPAGES and the pool
+ *
+ * It allocates a 64-byte block, a 256 KiB one and an 8 MiB one, writes
+ * them, and finds the mapping that holds each in smaps:
+ *
+ *   - thp, 4k: the mapping is named [anon:hakmem-<tier>-n0] for the tier
+ *     hakmem reports (hakmem_stats_get()), and its pages are of that
+ *     tier (AnonHugePages on the thp heap, none on the 4k one);
+ *   - hugetlb: the kernel refuses a name to a hugetlb mapping (it is a
+ *     file of the kernel's internal hugetlbfs mount); the errno it gives
+ *     is asked of a mapping of this program's own, the blocks' mappings
+ *     must be 2 MiB-page mappings shown as the kernel shows such files,
+ *     and a block the pool cannot hold, which falls back to THP, must be
+ *     named: naming goes on after the hugetlb ranges.
+ *
+ * In every run the metadata shows as [anon:hakmem-meta], and the kernel
+ * names an anonymous mapping of this program's own (it has the option).
+ * The guest has one node, so every heap name ends in -n0.
+ *
+ * Linked statically against libhakmem.a (see the Makefile): the guest
+ * has no libc but this program's.  Output: TAP lines without numbers
+ * ("ok - ..."), numbered by the host, and the smaps lines of the heap's
+ * mappings as "#" comments.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include "hakmem.h"
+#include "guest_tap.h"
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA		0x53564d41
+#define PR_SET_VMA_ANON_NAME	0
+#endif
+
+#define HUGE_PAGE	(2UL << 20)
+/* What the kernel shows for an anonymous MAP_HUGETLB mapping (6.12). */
+#define HUGETLB_NAME	"/anon_hugepage (deleted)"
+
+/* One mapping of smaps: its first line and the sizes the checks read. */
+struct vma {
+	unsigned long	start, end;
+	char		line[192];	/* the header line, as the kernel wrote it */
+	const char	*name;		/* in line: "" when the mapping has none */
+	long		kernel_page_kb, anon_huge_kb, hugetlb_kb;
+};
+
+#define MAX_VMAS	1024
+
+/*
+ * Static, not malloc'd: the heap under test must not grow while its
+ * mappings are read, and smaps is read whole before it is parsed.
+ */
+static char smaps[1 << 20];
+static struct vma vmas[MAX_VMAS];
+static int nr_vmas;
+
+static long field_kb(const char *line, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (strncmp(line, key, n) || line[n] != ':')
+		return -1;
+	return strtol(line + n + 1, NULL, 10);
+}
+
+static int read_smaps(void)
+{
+	size_t len = 0;
+	ssize_t r;
+	char *s, *eol;
+	int fd;
+
+	fd = open("/proc/self/smaps", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	while (len < sizeof(smaps) - 1 && (r = read(fd, smaps + len, sizeof(smaps) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	smaps[len] = '\0';
+
+	nr_vmas = 0;
+	for (s = smaps; *s; s = eol + 1) {
+		struct vma *v = nr_vmas ? &vmas[nr_vmas - 1] : NULL;
+		unsigned long a, b;
+		int at = 0;
+		size_t n;
+		long kb;
+
+		eol = strchr(s, '\n');
+		if (!eol)
+			break;
+		*eol = '\0';
+		/* A header: "start-end perms offset dev inode   name". */
+		if (sscanf(s, "%lx-%lx %*s %*x %*x:%*x %*u %n", &a, &b, &at) == 2 && at > 0) {
+			if (nr_vmas == MAX_VMAS)
+				return -1;
+			v = &vmas[nr_vmas++];
+			memset(v, 0, sizeof(*v));
+			v->start = a;
+			v->end = b;
+			n = strlen(s) < sizeof(v->line) ? strlen(s) : sizeof(v->line) - 1;
+			memcpy(v->line, s, n);		/* zero-terminated by the memset */
+			v->name = v->line + ((size_t)at < n ? (size_t)at : n);
+			v->kernel_page_kb = -1;
+			continue;
+		}
+		if (!v)
+			continue;
+		if ((kb = field_kb(s, "KernelPageSize")) >= 0)
+			v->kernel_page_kb = kb;
+		else if ((kb = field_kb(s, "AnonHugePages")) >= 0)
+			v->anon_huge_kb = kb;
+		else if ((kb = field_kb(s, "Private_Hugetlb")) >= 0 ||
+			 (kb = field_kb(s, "Shared_Hugetlb")) >= 0)
+			v->hugetlb_kb += kb;
+	}
+	return nr_vmas;
+}
+
+static const struct vma *vma_of(const void *p)
+{
+	unsigned long a = (unsigned long)p;
+
+	for (int i = 0; i < nr_vmas; i++)
+		if (a >= vmas[i].start && a < vmas[i].end)
+			return &vmas[i];
+	return NULL;
+}
+
+static void show(const char *what, const struct vma *v)
+{
+	if (!v) {
+		printf("# %s: in no mapping of smaps\n", what);
+		return;
+	}
+	printf("# %s: %s\n", what, v->line);
+	printf("#   %lu kB, KernelPageSize %ld kB, AnonHugePages %ld kB, Private+Shared_Hugetlb %ld kB\n",
+	       (v->end - v->start) >> 10, v->kernel_page_kb, v->anon_huge_kb, v->hugetlb_kb);
+}
+
+/* Name a mapping of our own: 0, or the errno the kernel gives. */
+static int try_name(void *addr, size_t len, const char *name)
+{
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, len,
+		  (unsigned long)name) == 0)
+		return 0;
+	return errno;
+}
+
+static void fill(void *p, size_t len)
+{
+	memset(p, 0x5a, len);
+}
+
+int main(int argc, char **argv)
+{
+	static struct hakmem_stats st;
+	const char *tier = argc > 1 ? argv[1] : "";
+	char want[48];
+	struct { const char *what; size_t size; void *p; } blk[] = {
+		{ "64 B block", 64, NULL },
+		{ "256 KiB block", 256UL << 10, NULL },
+		{ "8 MiB block", 8UL << 20, NULL },
+	};
+	const struct vma *v;
+	int err, metas = 0;
+	long meta_kb = 0;
+	void *m;
+
+	if (strcmp(tier, "hugetlb") && strcmp(tier, "thp") && strcmp(tier, "4k")) {
+		fprintf(stderr, "usage: vmaname_vm hugetlb|thp|4k\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* Does the kernel name anonymous memory at all? */
+	m = mmap(NULL, 1UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	err = m == MAP_FAILED ? errno : try_name(m, 1UL << 20, "vmaname-probe");
+	tap(!err, "%s: the kernel names an anonymous mapping of the program (prctl: %s)",
+	    tier, err ? strerror(err) : "0");
+
+	for (size_t i = 0; i < sizeof(blk) / sizeof(blk[0]); i++) {
+		blk[i].p = malloc(blk[i].size);
+		if (blk[i].p)
+			fill(blk[i].p, blk[i].size);
+	}
+	if (hakmem_stats_get(&st, sizeof(st)) <= 0)
+		memset(&st, 0, sizeof(st));
+	tap(!strcmp(st.first_tier, tier), "%s: hakmem reports its heap on the %s tier "
+	    "(superslabs hugetlb %llu, thp %llu, 4k %llu)", tier, st.first_tier,
+	    (unsigned long long)st.ss_committed[0], (unsigned long long)st.ss_committed[1],
+	    (unsigned long long)st.ss_committed[2]);
+	if (read_smaps() <= 0) {
+		tap(0, "%s: /proc/self/smaps is readable", tier);
+		return 1;
+	}
+
+	snprintf(want, sizeof(want), "[anon:hakmem-%s-n0]", st.first_tier);
+	for (size_t i = 0; i < sizeof(blk) / sizeof(blk[0]); i++) {
+		v = blk[i].p ? vma_of(blk[i].p) : NULL;
+		show(blk[i].what, v);
+		if (!strcmp(tier, "hugetlb")) {
+			tap(v && !strcmp(v->name, HUGETLB_NAME) && v->kernel_page_kb == 2048 &&
+			    v->hugetlb_kb > 0,
+			    "%s: the %s is on a 2 MiB hugetlb mapping shown as '%s' (no anon name)",
+			    tier, blk[i].what, v ? v->name : "(none)");
+		} else {
+			tap(v && !strcmp(v->name, want), "%s: the %s lies in a mapping named '%s' (want '%s')",
+			    tier, blk[i].what, v ? v->name : "(none)", want);
+		}
+	}
+	/* The name must tell the truth about the pages, too. */
+	v = blk[2].p ? vma_of(blk[2].p) : NULL;
+	if (!strcmp(tier, "thp"))
+		tap(v && v->anon_huge_kb > 0, "thp: the 8 MiB block's mapping has transparent "
+		    "huge pages (AnonHugePages %ld kB)", v ? v->anon_huge_kb : -1L);
+	else if (!strcmp(tier, "4k"))
+		tap(v && v->anon_huge_kb == 0 && v->kernel_page_kb == 4,
+		    "4k: the 8 MiB block's mapping has 4 KiB pages only (AnonHugePages %ld kB)",
+		    v ? v->anon_huge_kb : -1L);
+
+	for (int i = 0; i < nr_vmas; i++)
+		if (!strcmp(vmas[i].name, "[anon:hakmem-meta]")) {
+			metas++;
+			show("metadata", &vmas[i]);
+			meta_kb += (long)((vmas[i].end - vmas[i].start) >> 10);
+		}
+	tap(metas > 0, "%s: %d mapping(s) named [anon:hakmem-meta], %ld kB", tier, metas, meta_kb);
+
+	if (!strcmp(tier, "hugetlb")) {
+		void *big;
+
+		/* What the kernel says when asked to name a hugetlb mapping. */
+		m = mmap(NULL, HUGE_PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (m == MAP_FAILED) {
+			tap(0, "hugetlb: a hugetlb page to ask the kernel about (mmap: %s)",
+			    strerror(errno));
+		} else {
+			err = try_name(m, HUGE_PAGE, "vmaname-probe");
+			tap(err == EBADF, "hugetlb: the kernel refuses to name a hugetlb mapping "
+			    "with EBADF (prctl: %s)", err ? strerror(err) : "0");
+			munmap(m, HUGE_PAGE);
+		}
+		/*
+		 * 64 MiB is more than the guest's pool of 16 pages holds:
+		 * the block falls back to THP, and its range, committed
+		 * after the hugetlb ones, must be named.
+		 */
+		big = malloc(64UL << 20);
+		if (big) {
+			fill(big, 4096);
+			fill((char *)big + (64UL << 20) - 4096, 4096);
+		}
+		read_smaps();
+		v = big ? vma_of(big) : NULL;
+		show("64 MiB block", v);
+		tap(v && !strcmp(v->name, "[anon:hakmem-thp-n0]"),
+		    "hugetlb: a 64 MiB block past the pool falls back and is named '%s' "
+		    "(want '[anon:hakmem-thp-n0]')", v ? v->name : "(none)");
+		free(big);
+	}
+	for (size_t i = 0; i < sizeof(blk) / sizeof(blk[0]); i++)
+		free(blk[i].p);
+	return failures ? 1 : 0;
+}
