@@ -292,11 +292,11 @@ int os_reserve(size_t len, size_t align, void **out)
  * range or a bad name, which hakmem never passes; its other refusals are
  * about one range or one moment (EBADF: not anonymous memory; ENOMEM,
  * EAGAIN: a hole in the range, or no kernel memory now), so that range
- * stays unnamed and the next one is asked for as usual.  Only anonymous memory can carry a
- * name: hugetlb mappings are files of the kernel's internal hugetlbfs
- * mount, refused with EBADF and shown as "/anon_hugepage (deleted)"
- * (6.12, tools/testing/numa-vm/vmaname-vm.sh), so name_range() does not
- * ask for them.
+ * stays unnamed and the next one is asked for as usual.  Only anonymous
+ * memory can carry a name: hugetlb mappings are files of the kernel's
+ * internal hugetlbfs mount, refused with EBADF and shown as
+ * "/anon_hugepage (deleted)" (6.12, tools/testing/numa-vm/vmaname-vm.sh),
+ * so name_range() does not ask for them.
  */
 static void name_vma(void *addr, size_t len, const char *name)
 {

@@ -262,10 +262,18 @@ void heap_moved(uintptr_t from, uintptr_t to, size_t len)
 	}
 }
 
+/* len bytes more are committed: count them, and the peak (a racy max is fine). */
+static void committed_grow(size_t len)
+{
+	int64_t now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
+
+	if (now > READ_ONCE(hm_gauge.committed_peak))
+		WRITE_ONCE(hm_gauge.committed_peak, now);
+}
+
 int heap_commit(void *addr, size_t len, int tier, unsigned node)
 {
 	static int fallback_reported;
-	int64_t now;
 	int got;
 
 	got = os_commit(addr, len, tier, node);
@@ -273,9 +281,7 @@ int heap_commit(void *addr, size_t len, int tier, unsigned node)
 		return got;
 	if (got == HM_TIER_HUGETLB)
 		hugetlb_mark((uintptr_t)addr, len, true);
-	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
-	if (now > READ_ONCE(hm_gauge.committed_peak))
-		WRITE_ONCE(hm_gauge.committed_peak, now);	/* racy max is fine */
+	committed_grow(len);
 	if (got > tier) {
 		hm_stat_inc(ST_TIER_FALLBACK);
 		if (tier == HM_TIER_HUGETLB)
@@ -479,7 +485,6 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 {
 	uint32_t have = nd->nr_ss_tier[HM_TIER_HUGETLB], n;
 	size_t len;
-	int64_t now;
 	void *addr;
 	long idx;
 
@@ -513,9 +518,7 @@ static long ss_chunk_ahead(struct hm_node *nd, unsigned node)
 		return -1;
 	}
 	hugetlb_mark((uintptr_t)addr, HM_SS_SIZE, true);	/* fork copies it */
-	now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
-	if (now > READ_ONCE(hm_gauge.committed_peak))
-		WRITE_ONCE(hm_gauge.committed_peak, now);
+	committed_grow(len);
 	for (uint32_t i = 1; i < n; i++)
 		hm_heap.chunk[idx + i] = CHUNK_READY;
 	nd->ready = (uint32_t)idx + 1;
