@@ -34,16 +34,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 [ -x "$prog" ] || bail "$prog is not built"
 
-export DEBIAN_FRONTEND=noninteractive
 need=()
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
-	need+=(busybox-static)
+vm_need_tools
 if [ ${#need[@]} -gt 0 ]; then
-	echo "# installing ${need[*]}"
-	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; } ||
-		bail "cannot install ${need[*]} from Debian's archive"
+	vm_install "${need[@]}" || bail "cannot install ${need[*]} from Debian's archive"
 fi
 
 # The guest kernel: the newest linux-image-6.12.*-amd64-unsigned.

@@ -3,6 +3,25 @@
 # What the qemu guests of numa-vm.sh and vmaname-vm.sh share; sourced,
 # after the script has defined bail().
 #
+export DEBIAN_FRONTEND=noninteractive
+
+# vm_install PKG...: install from Debian's archive, updating the package
+# lists and trying once more if the first attempt fails.
+vm_install() {
+	echo "# installing $*"
+	apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
+		{ apt-get update -qq >/dev/null 2>&1 &&
+		  apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
+
+# vm_need_tools: add to the caller's array need what booting a guest takes
+# and is missing: qemu, and a static busybox for the initramfs.
+vm_need_tools() {
+	command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+	[ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
+		need+=(busybox-static)
+}
+
 # vm_pack ROOT OUT: ROOT as a gzip'd newc initramfs in OUT, packed with
 # busybox's cpio (busybox-static is in the guest anyway).
 vm_pack() {

@@ -59,19 +59,12 @@ options="64BIT PRINTK EARLY_PRINTK BUG TTY SERIAL_8250 SERIAL_8250_CONSOLE
 	HUGETLB_PAGE TRANSPARENT_HUGEPAGE TRANSPARENT_HUGEPAGE_MADVISE
 	ANON_VMA_NAME"
 
-export DEBIAN_FRONTEND=noninteractive
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-install() {
-	echo "# installing $*"
-	apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
-		{ apt-get update -qq >/dev/null 2>&1 &&
-		  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; }
-}
 
 # The kernel source: 6.12 if the archive has it, else 6.1.
 src=
 for v in 6.12 6.1; do
-	if installed linux-source-$v || install linux-source-$v; then
+	if installed linux-source-$v || vm_install linux-source-$v 2>/dev/null; then
 		src=linux-source-$v
 		break
 	fi
@@ -85,9 +78,7 @@ kdir=$cache/$key
 kernel=$kdir/bzImage
 
 need=()
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' ||
-	need+=(busybox-static)
+vm_need_tools
 if [ ! -f "$kernel" ]; then
 	# What building a tinyconfig bzImage takes: objtool wants libelf,
 	# KERNEL_XZ (tinyconfig's) xz, timeconst.h bc.
@@ -96,7 +87,7 @@ if [ ! -f "$kernel" ]; then
 	done
 fi
 if [ ${#need[@]} -gt 0 ]; then
-	install "${need[@]}" || bail "cannot install ${need[*]} from Debian's archive"
+	vm_install "${need[@]}" || bail "cannot install ${need[*]} from Debian's archive"
 fi
 
 # The kernel, built once per source version and option list.  One build
