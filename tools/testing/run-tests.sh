@@ -16,9 +16,9 @@
 # formats), bench-smoke.
 #
 # One part runs only when asked for: vmaname-vm (the mapping names on a
-# kernel built with CONFIG_ANON_VMA_NAME, which it builds first: about
-# five minutes the first time), with --only vmaname-vm, or in the whole
-# run with HAKMEM_VMANAME_VM=1.
+# two-node guest whose kernel, built with CONFIG_ANON_VMA_NAME, it builds
+# first: six to nine minutes the first time), with --only vmaname-vm, or
+# in the whole run with HAKMEM_VMANAME_VM=1.
 set -u
 objtree=$(cd "${1:?usage: run-tests.sh OBJTREE}" && pwd)
 shift
