@@ -7,22 +7,30 @@
  *   vmaname_vm TIER     TIER (hugetlb, thp or 4k) is the tier the run
  *                       set up with HAKMEM_HUGEPAGES and the pool
  *
- * It allocates a 64-byte block, a 256 KiB one and an 8 MiB one, writes
- * them, and finds the mapping that holds each in smaps:
+ * The guest has two nodes, one CPU each.  The program pins itself to
+ * node 0's CPU; a thread pinned to node 0's CPU (and, on the thp and 4k
+ * tiers, one pinned to node 1's) allocates a 64-byte block, a 256 KiB
+ * one and an 8 MiB one and writes them, and the program finds the
+ * mapping that holds each in smaps:
  *
- *   - thp, 4k: the mapping is named [anon:hakmem-<tier>-n0] for the tier
- *     hakmem reports (hakmem_stats_get()), and its pages are of that
- *     tier (AnonHugePages on the thp heap, none on the 4k one);
- *   - hugetlb: the kernel refuses a name to a hugetlb mapping (it is a
- *     file of the kernel's internal hugetlbfs mount); the errno it gives
- *     is asked of a mapping of this program's own, the blocks' mappings
- *     must be 2 MiB-page mappings shown as the kernel shows such files,
- *     and a block the pool cannot hold, which falls back to THP, must be
- *     named: naming goes on after the hugetlb ranges.
+ *   - thp, 4k: a block of node N's thread lies in a mapping named
+ *     [anon:hakmem-<tier>-nN] for the tier hakmem reports
+ *     (hakmem_stats_get()), every page of it is on node N
+ *     (get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR)), and the 8 MiB block's
+ *     pages are of that tier (AnonHugePages on the thp heap, none on the
+ *     4k one);
+ *   - hugetlb (node 0's thread only): the kernel refuses a name to a
+ *     hugetlb mapping (it is a file of the kernel's internal hugetlbfs
+ *     mount); the errno it gives is asked of a mapping of this program's
+ *     own, the blocks' mappings must be 2 MiB-page mappings shown as the
+ *     kernel shows such files, and a block the pool cannot hold, which
+ *     falls back to THP, must be named: naming goes on after the hugetlb
+ *     ranges.
  *
  * In every run the metadata shows as [anon:hakmem-meta], and the kernel
  * names an anonymous mapping of this program's own (it has the option).
- * The guest has one node, so every heap name ends in -n0.
+ * The nodes' CPUs come from /sys/devices/system/node/nodeN/cpulist, and
+ * getcpu tells that each thread ran on its node.
  *
  * Linked statically against libhakmem.a (see the Makefile): the guest
  * has no libc but this program's.  Output: TAP lines without numbers
@@ -32,12 +40,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "hakmem.h"
 #include "guest_tap.h"
@@ -47,7 +58,14 @@
 #define PR_SET_VMA_ANON_NAME	0
 #endif
 
+/* get_mempolicy(2) flags: the node of the page at an address. */
+#ifndef MPOL_F_NODE
+#define MPOL_F_NODE		(1 << 0)
+#define MPOL_F_ADDR		(1 << 1)
+#endif
+
 #define HUGE_PAGE	(2UL << 20)
+#define PAGE		4096UL
 /* What the kernel shows for an anonymous MAP_HUGETLB mapping (6.12). */
 #define HUGETLB_NAME	"/anon_hugepage (deleted)"
 
@@ -167,18 +185,150 @@ static void fill(void *p, size_t len)
 	memset(p, 0x5a, len);
 }
 
+/* The first CPU of node (its cpulist in sysfs), or -1. */
+static int cpu_of_node(int node)
+{
+	char path[80], buf[64] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
+	return atoi(buf);
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* The node of the page at p, faulting it in: -1 when the kernel cannot say. */
+static int node_of_page(const void *p)
+{
+	int node = -1;
+
+	if (syscall(SYS_get_mempolicy, &node, NULL, 0UL, p, MPOL_F_NODE | MPOL_F_ADDR))
+		return -1;
+	return node;
+}
+
+/* What one node's thread allocated, and where it ran. */
+struct job {
+	int		node, cpu;
+	int		pinned;		/* sched_setaffinity succeeded */
+	int		node_seen;	/* getcpu's node after allocating */
+	unsigned	cpu_seen;
+	struct { const char *what; size_t size; void *p; } blk[3];
+};
+
+#define NR_BLKS	3
+
+static void *alloc_job(void *arg)
+{
+	static const struct { const char *what; size_t size; } sizes[NR_BLKS] = {
+		{ "64 B block", 64 },
+		{ "256 KiB block", 256UL << 10 },
+		{ "8 MiB block", 8UL << 20 },
+	};
+	struct job *j = arg;
+	unsigned cpu = 0, node = 0;
+
+	j->pinned = pin(j->cpu) == 0;
+	for (int i = 0; i < NR_BLKS; i++) {
+		j->blk[i].what = sizes[i].what;
+		j->blk[i].size = sizes[i].size;
+		j->blk[i].p = malloc(sizes[i].size);
+		if (j->blk[i].p)
+			fill(j->blk[i].p, sizes[i].size);
+	}
+	getcpu(&cpu, &node);
+	j->cpu_seen = cpu;
+	j->node_seen = (int)node;
+	return NULL;
+}
+
+/*
+ * Every 4 KiB page of block i of j on j's node?  One get_mempolicy call a
+ * page: 2113 for the three blocks, quick even under TCG.
+ */
+static void check_pages(const struct job *j, int i, const char *tier)
+{
+	uintptr_t a = (uintptr_t)j->blk[i].p & ~(PAGE - 1);
+	uintptr_t end = (uintptr_t)j->blk[i].p + j->blk[i].size;
+	long on = 0, off = 0, unknown = 0;
+	int other = -1;
+
+	for (; a < end; a += PAGE) {
+		int n = node_of_page((void *)a);
+
+		if (n == j->node) {
+			on++;
+		} else if (n >= 0) {
+			off++;
+			other = n;
+		} else {
+			unknown++;
+		}
+	}
+	tap(on > 0 && off == 0 && unknown == 0,
+	    "%s: node %d's %s: %ld pages on node %d, %ld elsewhere (last on node %d), %ld unknown "
+	    "(get_mempolicy)", tier, j->node, j->blk[i].what, on, j->node, off, other, unknown);
+}
+
+/* The checks of one node's blocks against smaps (read before the call). */
+static void check_job(const struct job *j, const char *tier, const char *first_tier)
+{
+	const struct vma *v;
+	char want[48], what[48];
+
+	tap(j->pinned && j->node_seen == j->node,
+	    "%s: node %d's thread ran pinned on CPU %u of node %d (getcpu)",
+	    tier, j->node, j->cpu_seen, j->node_seen);
+	snprintf(want, sizeof(want), "[anon:hakmem-%s-n%d]", first_tier, j->node);
+	for (int i = 0; i < NR_BLKS; i++) {
+		v = j->blk[i].p ? vma_of(j->blk[i].p) : NULL;
+		snprintf(what, sizeof(what), "node %d's %s", j->node, j->blk[i].what);
+		show(what, v);
+		if (!strcmp(tier, "hugetlb")) {
+			tap(v && !strcmp(v->name, HUGETLB_NAME) && v->kernel_page_kb == 2048 &&
+			    v->hugetlb_kb > 0,
+			    "%s: %s is on a 2 MiB hugetlb mapping shown as '%s' (no anon name)",
+			    tier, what, v ? v->name : "(none)");
+		} else {
+			tap(v && !strcmp(v->name, want), "%s: %s lies in a mapping named '%s' (want '%s')",
+			    tier, what, v ? v->name : "(none)", want);
+			if (j->blk[i].p)
+				check_pages(j, i, tier);
+		}
+	}
+	/* The name must tell the truth about the pages, too. */
+	v = j->blk[2].p ? vma_of(j->blk[2].p) : NULL;
+	if (!strcmp(tier, "thp"))
+		tap(v && v->anon_huge_kb > 0, "thp: node %d's 8 MiB block's mapping has transparent "
+		    "huge pages (AnonHugePages %ld kB)", j->node, v ? v->anon_huge_kb : -1L);
+	else if (!strcmp(tier, "4k"))
+		tap(v && v->anon_huge_kb == 0 && v->kernel_page_kb == 4,
+		    "4k: node %d's 8 MiB block's mapping has 4 KiB pages only (AnonHugePages %ld kB)",
+		    j->node, v ? v->anon_huge_kb : -1L);
+}
+
 int main(int argc, char **argv)
 {
 	static struct hakmem_stats st;
 	const char *tier = argc > 1 ? argv[1] : "";
-	char want[48];
-	struct { const char *what; size_t size; void *p; } blk[] = {
-		{ "64 B block", 64, NULL },
-		{ "256 KiB block", 256UL << 10, NULL },
-		{ "8 MiB block", 8UL << 20, NULL },
-	};
+	struct job jobs[2];
 	const struct vma *v;
-	int err, metas = 0;
+	int err, metas = 0, nr_jobs;
 	long meta_kb = 0;
 	void *m;
 
@@ -188,51 +338,52 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	/*
+	 * What the program itself allocates from here on (the 64 MiB block
+	 * of the hugetlb run) comes from node 0; the heap started before
+	 * main(), wherever the kernel ran it.
+	 */
+	memset(jobs, 0, sizeof(jobs));
+	for (int n = 0; n < 2; n++) {
+		jobs[n].node = n;
+		jobs[n].cpu = cpu_of_node(n);
+	}
+	tap(jobs[0].cpu >= 0 && jobs[1].cpu >= 0, "%s: the guest has CPUs on nodes 0 and 1 "
+	    "(first CPUs %d and %d)", tier, jobs[0].cpu, jobs[1].cpu);
+	if (jobs[0].cpu < 0 || jobs[1].cpu < 0)
+		return 1;
+	pin(jobs[0].cpu);
+
 	/* Does the kernel name anonymous memory at all? */
 	m = mmap(NULL, 1UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	err = m == MAP_FAILED ? errno : try_name(m, 1UL << 20, "vmaname-probe");
 	tap(!err, "%s: the kernel names an anonymous mapping of the program (prctl: %s)",
 	    tier, err ? strerror(err) : "0");
 
-	for (size_t i = 0; i < sizeof(blk) / sizeof(blk[0]); i++) {
-		blk[i].p = malloc(blk[i].size);
-		if (blk[i].p)
-			fill(blk[i].p, blk[i].size);
+	/* One thread at a time, each pinned to its node's CPU. */
+	nr_jobs = strcmp(tier, "hugetlb") ? 2 : 1;
+	for (int n = 0; n < nr_jobs; n++) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, alloc_job, &jobs[n]) == 0)
+			pthread_join(t, NULL);
 	}
 	if (hakmem_stats_get(&st, sizeof(st)) <= 0)
 		memset(&st, 0, sizeof(st));
-	tap(!strcmp(st.first_tier, tier), "%s: hakmem reports its heap on the %s tier "
-	    "(superslabs hugetlb %llu, thp %llu, 4k %llu)", tier, st.first_tier,
-	    (unsigned long long)st.ss_committed[0], (unsigned long long)st.ss_committed[1],
-	    (unsigned long long)st.ss_committed[2]);
+	tap(!strcmp(st.first_tier, tier) && st.nr_nodes == 2,
+	    "%s: hakmem reports its heap on the %s tier, %u nodes (superslabs node 0: hugetlb %llu, "
+	    "thp %llu, 4k %llu; node 1: hugetlb %llu, thp %llu, 4k %llu)", tier, st.first_tier,
+	    st.nr_nodes, (unsigned long long)st.ss_node_tier[0][0],
+	    (unsigned long long)st.ss_node_tier[0][1], (unsigned long long)st.ss_node_tier[0][2],
+	    (unsigned long long)st.ss_node_tier[1][0], (unsigned long long)st.ss_node_tier[1][1],
+	    (unsigned long long)st.ss_node_tier[1][2]);
 	if (read_smaps() <= 0) {
 		tap(0, "%s: /proc/self/smaps is readable", tier);
 		return 1;
 	}
 
-	snprintf(want, sizeof(want), "[anon:hakmem-%s-n0]", st.first_tier);
-	for (size_t i = 0; i < sizeof(blk) / sizeof(blk[0]); i++) {
-		v = blk[i].p ? vma_of(blk[i].p) : NULL;
-		show(blk[i].what, v);
-		if (!strcmp(tier, "hugetlb")) {
-			tap(v && !strcmp(v->name, HUGETLB_NAME) && v->kernel_page_kb == 2048 &&
-			    v->hugetlb_kb > 0,
-			    "%s: the %s is on a 2 MiB hugetlb mapping shown as '%s' (no anon name)",
-			    tier, blk[i].what, v ? v->name : "(none)");
-		} else {
-			tap(v && !strcmp(v->name, want), "%s: the %s lies in a mapping named '%s' (want '%s')",
-			    tier, blk[i].what, v ? v->name : "(none)", want);
-		}
-	}
-	/* The name must tell the truth about the pages, too. */
-	v = blk[2].p ? vma_of(blk[2].p) : NULL;
-	if (!strcmp(tier, "thp"))
-		tap(v && v->anon_huge_kb > 0, "thp: the 8 MiB block's mapping has transparent "
-		    "huge pages (AnonHugePages %ld kB)", v ? v->anon_huge_kb : -1L);
-	else if (!strcmp(tier, "4k"))
-		tap(v && v->anon_huge_kb == 0 && v->kernel_page_kb == 4,
-		    "4k: the 8 MiB block's mapping has 4 KiB pages only (AnonHugePages %ld kB)",
-		    v ? v->anon_huge_kb : -1L);
+	for (int n = 0; n < nr_jobs; n++)
+		check_job(&jobs[n], tier, st.first_tier);
 
 	for (int i = 0; i < nr_vmas; i++)
 		if (!strcmp(vmas[i].name, "[anon:hakmem-meta]")) {
@@ -260,7 +411,8 @@ int main(int argc, char **argv)
 		/*
 		 * 64 MiB is more than the guest's pool of 16 pages holds:
 		 * the block falls back to THP, and its range, committed
-		 * after the hugetlb ones, must be named.
+		 * after the hugetlb ones, must be named (for node 0, the
+		 * node this thread is pinned to).
 		 */
 		big = malloc(64UL << 20);
 		if (big) {
@@ -275,7 +427,8 @@ int main(int argc, char **argv)
 		    "(want '[anon:hakmem-thp-n0]')", v ? v->name : "(none)");
 		free(big);
 	}
-	for (size_t i = 0; i < sizeof(blk) / sizeof(blk[0]); i++)
-		free(blk[i].p);
+	for (int n = 0; n < nr_jobs; n++)
+		for (int i = 0; i < NR_BLKS; i++)
+			free(jobs[n].blk[i].p);
 	return failures ? 1 : 0;
 }
