@@ -13,6 +13,9 @@
  *   heap_anonhuge_kb AnonHugePages among them
  *   big_page_kb      KernelPageSize of the 8 MiB block's mapping
  *   big_hugetlb_kb   its hugetlb KiB
+ *   heap_name        the name maps gives the heap's mappings ("-" for
+ *                    none, "mixed" when they differ)
+ *   big_name         the same for the 8 MiB block
  *   minflt           minor page faults while allocating and writing
  */
 #include <stdint.h>
@@ -47,7 +50,32 @@ static void note_chunk(uintptr_t p)
 	ss[nss++].hi = c + SS_MASK + 1;
 }
 
-struct sums { long kb, page_kb, hugetlb_kb, anonhuge_kb; };
+struct sums { long kb, page_kb, hugetlb_kb, anonhuge_kb; char name[160]; };
+
+/* Fold the name of a mapping header (after five fields) into out->name. */
+static void note_name(const char *line, struct sums *out)
+{
+	const char *s = line;
+	char name[160];
+	size_t len;
+
+	for (int f = 0; f < 5; f++) {
+		s += strspn(s, " ");
+		s += strcspn(s, " \n");
+	}
+	s += strspn(s, " ");
+	len = strcspn(s, "\n");
+	if (!len || len >= sizeof(name))
+		len = 0;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	if (!len)
+		strcpy(name, "-");
+	if (!out->name[0])
+		strcpy(out->name, name);
+	else if (strcmp(out->name, name))
+		strcpy(out->name, "mixed");
+}
 
 static int overlaps(uintptr_t lo, uintptr_t hi, const struct range *r, size_t n)
 {
@@ -72,8 +100,10 @@ static void scan(const struct range *r, size_t n, struct sums *out)
 
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
 			in = overlaps(lo, hi, r, n);
-			if (in)
+			if (in) {
 				out->kb += (long)((hi - lo) >> 10);
+				note_name(line, out);
+			}
 			continue;
 		}
 		if (!in)
@@ -124,6 +154,7 @@ int main(int argc, char **argv)
 	       heap.kb, heap.page_kb, heap.hugetlb_kb, heap.anonhuge_kb);
 	printf("big_page_kb=%ld\nbig_hugetlb_kb=%ld\nbig_anonhuge_kb=%ld\n",
 	       big.page_kb, big.hugetlb_kb, big.anonhuge_kb);
+	printf("heap_name=%s\nbig_name=%s\n", heap.name, big.name);
 	printf("minflt=%ld\n", r1.ru_minflt - r0.ru_minflt);
 	fflush(stdout);
 	return 0;
