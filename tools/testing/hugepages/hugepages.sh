@@ -44,7 +44,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 [ -x "$probe" ] || { echo "1..0 # hugeprobe not built ($probe)"; exit 1; }
-echo "1..30"
+echo "1..32"
 
 saved_pool=$(cat $pool)
 saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
@@ -83,9 +83,15 @@ if set_pool 24; then
 		[ "$(val heap_name "$out")" = "/memfd:hakmem-hugetlb-n0 (deleted)" ]
 	check "... and the 8 MiB block's ($(val big_name "$out"))" \
 		[ "$(val big_name "$out")" = "/memfd:hakmem-hugetlb-n0 (deleted)" ]
+	# No descriptor free for the memfd: the block is hugetlb all the same.
+	out=$(ulimit -n 64; LD_PRELOAD=$lib "$probe" 4 64 nofd 2>&1)
+	check "with no descriptor free, an 8 MiB block still lands on hugetlb pages" \
+		[ "$(val big_hugetlb_kb "$out")" = 8192 -a "$(val nofd_dups "$out")" -gt 0 ]
+	check "... mapped anonymously ($(val big_name "$out"))" \
+		[ "$(val big_name "$out")" = "/anon_hugepage (deleted)" ]
 	[ $failed -eq 0 ] || sed 's/^/# /' <<<"$out" | grep -v 'hakmem:  '
 else
-	for t in 1 2 3 4 5 6; do nok "could not reserve the hugetlb pool"; done
+	for t in 1 2 3 4 5 6 7 8; do nok "could not reserve the hugetlb pool"; done
 fi
 
 # 2. A pool of 4 pages under a heap of 300 MiB: it runs dry mid-run.

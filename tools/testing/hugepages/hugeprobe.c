@@ -3,8 +3,12 @@
  * hugeprobe - allocate a heap and say, from /proc/self/smaps, what pages
  * back it.  Run by tools/testing/hugepages/hugepages.sh under LD_PRELOAD.
  *
- *   hugeprobe MIB [SIZE]    MIB MiB of SIZE-byte objects (default 64),
- *                           every one written, plus one 8 MiB block
+ *   hugeprobe MIB [SIZE [nofd]]
+ *                           MIB MiB of SIZE-byte objects (default 64),
+ *                           every one written, plus one 8 MiB block;
+ *                           with nofd, the 8 MiB block is allocated while
+ *                           every file descriptor is taken (hakmem's
+ *                           hugetlb memfd cannot be made then)
  *
  * Prints key=value lines:
  *   heap_kb          bytes of mappings holding the small objects (KiB)
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define SS_MASK		((uintptr_t)(2UL << 20) - 1)
 
@@ -140,10 +145,24 @@ int main(int argc, char **argv)
 		memset(p, 1, size);
 		note_chunk((uintptr_t)p);
 	}
-	b = malloc(8UL << 20);
+	if (argc > 3 && !strcmp(argv[3], "nofd")) {
+		int fds[4096], k = 0, fd;
+
+		while (k < 4096 && (fd = dup(0)) >= 0)
+			fds[k++] = fd;
+		b = malloc(8UL << 20);
+		if (b)
+			memset(b, 1, 8UL << 20);
+		printf("nofd_dups=%d\n", k);
+		while (k > 0)
+			close(fds[--k]);
+	} else {
+		b = malloc(8UL << 20);
+		if (b)
+			memset(b, 1, 8UL << 20);
+	}
 	if (!b)
 		return 1;
-	memset(b, 1, 8UL << 20);
 	getrusage(RUSAGE_SELF, &r1);
 	scan(ss, nss, &heap);
 	br.lo = (uintptr_t)b;
