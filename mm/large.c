@@ -312,7 +312,7 @@ void *huge_realloc(void *p, uint32_t entry, size_t n)
 	}
 	hm_unlock(&nd->lock);
 	if (!tail_done)
-		gauge_add(&hm_gauge.committed, (int64_t)(len - old_len));
+		committed_grow(len - old_len);	/* mremap grew the span itself */
 	gauge_add(&hm_gauge.huge_bytes, (int64_t)(len - old_len));
 	hm_stat_inc(ST_REALLOC_MOVE);
 	return (void *)chunk_addr((uint32_t)nidx);

@@ -39,6 +39,15 @@
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
 #endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB		0x0004U
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL		0x0008U
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB		(21U << 26)
+#endif
 
 struct os_caps os_caps;
 
@@ -220,6 +229,7 @@ void os_probe(void)
 	if (os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) > 0)
 		os_caps.thp = !strstr(buf, "[never]");
 	os_caps.vma_names = 1;		/* until the kernel says otherwise */
+	os_caps.memfd_flags = MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB | MFD_NOEXEC_SEAL;
 	os_caps.mbind = 1;		/* likewise */
 	/*
 	 * The 2 MiB hugetlb pool, from sysfs rather than libhugetlbfs:
@@ -293,10 +303,9 @@ int os_reserve(size_t len, size_t align, void **out)
  * about one range or one moment (EBADF: not anonymous memory; ENOMEM,
  * EAGAIN: a hole in the range, or no kernel memory now), so that range
  * stays unnamed and the next one is asked for as usual.  Only anonymous
- * memory can carry a name: hugetlb mappings are files of the kernel's
- * internal hugetlbfs mount, refused with EBADF and shown as
- * "/anon_hugepage (deleted)" (6.12, tools/testing/numa-vm/vmaname-vm.sh),
- * so name_range() does not ask for them.
+ * memory can carry such a name: hugetlb mappings are files (EBADF, 6.12,
+ * tools/testing/numa-vm/vmaname-vm.sh), so name_range() does not ask for
+ * them; they are named by their file instead (hugetlb_file()).
  */
 static void name_vma(void *addr, size_t len, const char *name)
 {
@@ -375,10 +384,10 @@ static void numa_place(void *addr, size_t len, unsigned node)
 		WRITE_ONCE(os_caps.mbind, 0);
 }
 
-static void *map_fixed(void *addr, size_t len, int extra)
+static void *map_fixed(void *addr, size_t len)
 {
 	return mmap(addr, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | extra, -1, 0);
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 }
 
 /*
@@ -415,14 +424,66 @@ static int populate(void *h, size_t len)
 	return -ENOMEM;
 }
 
-static int hugetlb_over(void *addr, size_t len, size_t fault, unsigned node)
+/*
+ * A file for the 2 MiB pages of node, so that smaps names them: mapped
+ * MAP_PRIVATE, a hugetlb memfd is what MAP_ANONYMOUS | MAP_HUGETLB makes
+ * anyway (an unlinked file of the kernel's internal hugetlbfs mount, with
+ * the same reservation, fork and NUMA rules), except that its name is
+ * ours: "/memfd:hakmem-hugetlb-n0 (deleted)" rather than
+ * "/anon_hugepage (deleted)", on any kernel since 4.14, without
+ * CONFIG_ANON_VMA_NAME.  Private writes never reach the file, which stays
+ * empty; mmap sizes it.  The descriptor is closed as soon as the range is
+ * mapped (close-on-exec meanwhile).  MFD_NOEXEC_SEAL keeps 6.3+ quiet
+ * about executable memfds and is needed where vm.memfd_noexec is 2;
+ * older kernels refuse the flag (EINVAL) and get the call without it.
+ * Any other failure (ENOSYS, EPERM under seccomp, EMFILE) leaves the pages
+ * anonymous, and a kernel that refuses memfds outright is not asked again.
+ * -1: map anonymously.
+ */
+static int hugetlb_file(unsigned node)
 {
-	const int huge = MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+	unsigned flags = READ_ONCE(os_caps.memfd_flags);
+	char name[32];
+	int fd;
+
+	if (!flags)
+		return -1;
+	hm_snprintf(name, sizeof(name), "hakmem-%s-n%u", hm_tier_name(HM_TIER_HUGETLB), node);
+	for (;;) {
+		fd = memfd_create(name, flags);
+		hm_stat_inc(ST_SYS_OTHER);
+		if (fd >= 0)
+			return fd;
+		if (errno == EINVAL && (flags & MFD_NOEXEC_SEAL))
+			flags &= ~MFD_NOEXEC_SEAL;
+		else if (errno == ENOSYS || errno == EPERM || errno == EINVAL)
+			flags = 0;
+		else
+			return -1;
+		WRITE_ONCE(os_caps.memfd_flags, flags);
+		if (!flags)
+			return -1;
+	}
+}
+
+static void *hugetlb_map(void *addr, size_t len, int fd)
+{
+	int fixed = addr ? MAP_FIXED : 0;
+
+	hm_stat_inc(ST_SYS_MMAP);
+	if (fd >= 0)
+		return mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | fixed, fd, 0);
+	return mmap(addr, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) | fixed,
+		    -1, 0);
+}
+
+static int __hugetlb_over(void *addr, size_t len, size_t fault, unsigned node, int fd)
+{
 	void *m, *r;
 	int err;
 
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | huge, -1, 0);
-	hm_stat_inc(ST_SYS_MMAP);
+	m = hugetlb_map(NULL, len, fd);
 	if (m == MAP_FAILED)
 		return -errno;
 	numa_place(m, len, node);
@@ -439,8 +500,7 @@ static int hugetlb_over(void *addr, size_t len, size_t fault, unsigned node)
 	hm_stat_inc(ST_SYS_MUNMAP);
 	if (err)
 		return err;
-	r = map_fixed(addr, len, huge);
-	hm_stat_inc(ST_SYS_MMAP);
+	r = hugetlb_map(addr, len, fd);
 	if (r != MAP_FAILED) {
 		numa_place(addr, len, node);
 		if (populate(addr, fault) == 0)
@@ -453,6 +513,18 @@ static int hugetlb_over(void *addr, size_t len, size_t fault, unsigned node)
 	mmap(addr, len, PROT_NONE,
 	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 	hm_stat_inc(ST_SYS_MMAP);
+	return err;
+}
+
+static int hugetlb_over(void *addr, size_t len, size_t fault, unsigned node)
+{
+	int fd = hugetlb_file(node), err;
+
+	err = __hugetlb_over(addr, len, fault, node, fd);
+	if (fd >= 0) {
+		close(fd);
+		hm_stat_inc(ST_SYS_OTHER);
+	}
 	return err;
 }
 
@@ -472,7 +544,7 @@ int os_commit(void *addr, size_t len, int tier, unsigned node)
 		}
 	}
 	if (m == MAP_FAILED) {
-		m = map_fixed(addr, len, 0);
+		m = map_fixed(addr, len);
 		hm_stat_inc(ST_SYS_MMAP);
 		if (m == MAP_FAILED) {
 			err = -errno;

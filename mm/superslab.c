@@ -263,7 +263,7 @@ void heap_moved(uintptr_t from, uintptr_t to, size_t len)
 }
 
 /* len bytes more are committed: count them, and the peak (a racy max is fine). */
-static void committed_grow(size_t len)
+void committed_grow(size_t len)
 {
 	int64_t now = __atomic_add_fetch(&hm_gauge.committed, (int64_t)len, __ATOMIC_RELAXED);
 

@@ -183,6 +183,7 @@ bool chunk_claim(unsigned node, uint32_t idx, uint32_t n);
 unsigned heap_current_node(void);
 /* Commit memory and count it against the tier; returns tier or -errno. */
 int heap_commit(void *addr, size_t len, int tier, unsigned node);
+void committed_grow(size_t len) __hidden;
 void heap_decommit(void *addr, size_t len);
 /* Chunks [idx, idx+n) left the hugetlb pool for tier (a fork child's copies). */
 void heap_unhuge(uint32_t idx, uint32_t n, int tier);

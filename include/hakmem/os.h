@@ -32,6 +32,7 @@ struct os_caps {
 	unsigned	nr_nodes;		/* possible NUMA nodes */
 	int		thp;			/* THP usable with madvise */
 	int		vma_names;		/* PR_SET_VMA_ANON_NAME works */
+	unsigned	memfd_flags;		/* hugetlb memfd_create flags; 0: none */
 	int		mbind;			/* mbind() works (set_mempolicy family) */
 	size_t		as_limit;		/* RLIMIT_AS, 0 when unlimited */
 	int		rseq_glibc;		/* glibc registered this thread's rseq area */

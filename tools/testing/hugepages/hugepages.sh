@@ -3,7 +3,7 @@
 #
 # The page tiers on this machine, read back from /proc/PID/smaps:
 #   - with a hugetlb pool reserved here, the heap and a block of 8 MiB sit
-#     on 2 MiB hugetlb pages;
+#     on 2 MiB hugetlb pages, which maps names by tier and node;
 #   - with a pool of a few pages and a heap of 300 MiB the program
 #     completes, the fallback is counted and reported once;
 #   - with the pool empty and THP in madvise mode the heap is AnonHugePages;
@@ -44,7 +44,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 [ -x "$probe" ] || { echo "1..0 # hugeprobe not built ($probe)"; exit 1; }
-echo "1..28"
+echo "1..32"
 
 saved_pool=$(cat $pool)
 saved_thp=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
@@ -79,9 +79,19 @@ if set_pool 24; then
 		[ "$(val big_hugetlb_kb "$out")" = 8192 -a "$(val big_page_kb "$out")" = 2048 ]
 	check "the stats count hugetlb superslabs and no fallback" \
 		grep -q 'hugetlb [1-9][0-9]*, thp 0, 4k 0;.* tier fallbacks 0' <<<"$out"
+	check "maps names the heap's hugetlb mappings by tier and node ($(val heap_name "$out"))" \
+		[ "$(val heap_name "$out")" = "/memfd:hakmem-hugetlb-n0 (deleted)" ]
+	check "... and the 8 MiB block's ($(val big_name "$out"))" \
+		[ "$(val big_name "$out")" = "/memfd:hakmem-hugetlb-n0 (deleted)" ]
+	# No descriptor free for the memfd: the block is hugetlb all the same.
+	out=$(ulimit -n 64; LD_PRELOAD=$lib "$probe" 4 64 nofd 2>&1)
+	check "with no descriptor free, an 8 MiB block still lands on hugetlb pages" \
+		[ "$(val big_hugetlb_kb "$out")" = 8192 -a "$(val nofd_dups "$out")" -gt 0 ]
+	check "... mapped anonymously ($(val big_name "$out"))" \
+		[ "$(val big_name "$out")" = "/anon_hugepage (deleted)" ]
 	[ $failed -eq 0 ] || sed 's/^/# /' <<<"$out" | grep -v 'hakmem:  '
 else
-	for t in 1 2 3 4; do nok "could not reserve the hugetlb pool"; done
+	for t in 1 2 3 4 5 6 7 8; do nok "could not reserve the hugetlb pool"; done
 fi
 
 # 2. A pool of 4 pages under a heap of 300 MiB: it runs dry mid-run.

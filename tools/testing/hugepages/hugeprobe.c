@@ -3,8 +3,12 @@
  * hugeprobe - allocate a heap and say, from /proc/self/smaps, what pages
  * back it.  Run by tools/testing/hugepages/hugepages.sh under LD_PRELOAD.
  *
- *   hugeprobe MIB [SIZE]    MIB MiB of SIZE-byte objects (default 64),
- *                           every one written, plus one 8 MiB block
+ *   hugeprobe MIB [SIZE [nofd]]
+ *                           MIB MiB of SIZE-byte objects (default 64),
+ *                           every one written, plus one 8 MiB block;
+ *                           with nofd, the 8 MiB block is allocated while
+ *                           every file descriptor is taken (hakmem's
+ *                           hugetlb memfd cannot be made then)
  *
  * Prints key=value lines:
  *   heap_kb          bytes of mappings holding the small objects (KiB)
@@ -13,6 +17,9 @@
  *   heap_anonhuge_kb AnonHugePages among them
  *   big_page_kb      KernelPageSize of the 8 MiB block's mapping
  *   big_hugetlb_kb   its hugetlb KiB
+ *   heap_name        the name maps gives the heap's mappings ("-" for
+ *                    none, "mixed" when they differ)
+ *   big_name         the same for the 8 MiB block
  *   minflt           minor page faults while allocating and writing
  */
 #include <stdint.h>
@@ -20,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define SS_MASK		((uintptr_t)(2UL << 20) - 1)
 
@@ -47,7 +55,32 @@ static void note_chunk(uintptr_t p)
 	ss[nss++].hi = c + SS_MASK + 1;
 }
 
-struct sums { long kb, page_kb, hugetlb_kb, anonhuge_kb; };
+struct sums { long kb, page_kb, hugetlb_kb, anonhuge_kb; char name[160]; };
+
+/* Fold the name of a mapping header (after five fields) into out->name. */
+static void note_name(const char *line, struct sums *out)
+{
+	const char *s = line;
+	char name[160];
+	size_t len;
+
+	for (int f = 0; f < 5; f++) {
+		s += strspn(s, " ");
+		s += strcspn(s, " \n");
+	}
+	s += strspn(s, " ");
+	len = strcspn(s, "\n");
+	if (!len || len >= sizeof(name))
+		len = 0;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	if (!len)
+		strcpy(name, "-");
+	if (!out->name[0])
+		strcpy(out->name, name);
+	else if (strcmp(out->name, name))
+		strcpy(out->name, "mixed");
+}
 
 static int overlaps(uintptr_t lo, uintptr_t hi, const struct range *r, size_t n)
 {
@@ -72,8 +105,10 @@ static void scan(const struct range *r, size_t n, struct sums *out)
 
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
 			in = overlaps(lo, hi, r, n);
-			if (in)
+			if (in) {
 				out->kb += (long)((hi - lo) >> 10);
+				note_name(line, out);
+			}
 			continue;
 		}
 		if (!in)
@@ -110,10 +145,24 @@ int main(int argc, char **argv)
 		memset(p, 1, size);
 		note_chunk((uintptr_t)p);
 	}
-	b = malloc(8UL << 20);
+	if (argc > 3 && !strcmp(argv[3], "nofd")) {
+		int fds[4096], k = 0, fd;
+
+		while (k < 4096 && (fd = dup(0)) >= 0)
+			fds[k++] = fd;
+		b = malloc(8UL << 20);
+		if (b)
+			memset(b, 1, 8UL << 20);
+		printf("nofd_dups=%d\n", k);
+		while (k > 0)
+			close(fds[--k]);
+	} else {
+		b = malloc(8UL << 20);
+		if (b)
+			memset(b, 1, 8UL << 20);
+	}
 	if (!b)
 		return 1;
-	memset(b, 1, 8UL << 20);
 	getrusage(RUSAGE_SELF, &r1);
 	scan(ss, nss, &heap);
 	br.lo = (uintptr_t)b;
@@ -124,6 +173,7 @@ int main(int argc, char **argv)
 	       heap.kb, heap.page_kb, heap.hugetlb_kb, heap.anonhuge_kb);
 	printf("big_page_kb=%ld\nbig_hugetlb_kb=%ld\nbig_anonhuge_kb=%ld\n",
 	       big.page_kb, big.hugetlb_kb, big.anonhuge_kb);
+	printf("heap_name=%s\nbig_name=%s\n", heap.name, big.name);
 	printf("minflt=%ld\n", r1.ru_minflt - r0.ru_minflt);
 	fflush(stdout);
 	return 0;

@@ -12,7 +12,8 @@
  *                              their home node
  *   numa_vm hugetlb            with a hugetlb pool reserved on every node,
  *                              each node's threads take their own node's
- *                              pool pages
+ *                              pool pages, in mappings named for the
+ *                              node (/memfd:hakmem-hugetlb-nN in maps)
  *   numa_vm interleave         (HAKMEM_NUMA=interleave) a thread's pages
  *                              are spread over nodes 0 and 1
  *   numa_vm late CPU           CPU was offline or outside the affinity mask
@@ -281,6 +282,39 @@ static long node_free_huge(int node)
 	return atol(buf);
 }
 
+/*
+ * How many chunks of cs lie in a mapping whose name in /proc/self/maps
+ * is name (the text after the five fixed fields).
+ */
+static unsigned chunks_named(const struct chunks *cs, const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned hit = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char *s = line;
+
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		for (int k = 0; k < 5; k++) {
+			s += strspn(s, " ");
+			s += strcspn(s, " \n");
+		}
+		s += strspn(s, " ");
+		s[strcspn(s, "\n")] = '\0';
+		if (strcmp(s, name))
+			continue;
+		for (unsigned i = 0; i < cs->n; i++)
+			hit += cs->c[i] >= lo && cs->c[i] < hi;
+	}
+	fclose(f);
+	return hit;
+}
+
 static int cmd_hugetlb(void)
 {
 	struct job jobs[2] = {
@@ -304,6 +338,15 @@ static int cmd_hugetlb(void)
 		    n, n == 0 ? b0 - after[0] : b1 - after[1], n,
 		    n == 0 ? b1 - after[1] : b0 - after[0], 1 - n);
 		check_job(&jobs[n], "hugetlb");
+	}
+	for (int n = 0; n < 2; n++) {
+		char name[64];
+		unsigned hit;
+
+		snprintf(name, sizeof(name), "/memfd:hakmem-hugetlb-n%d (deleted)", n);
+		hit = chunks_named(&jobs[n].cs, name);
+		tap(hit == jobs[n].cs.n, "hugetlb: %u of the %u chunks of node %d's thread lie in "
+		    "mappings named '%s'", hit, jobs[n].cs.n, n, name);
 	}
 	return failures != 0;
 }

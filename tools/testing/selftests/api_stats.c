@@ -72,6 +72,31 @@ static void test_facts(void)
 		hk_free(p[i]);
 }
 
+/*
+ * A huge block that cannot grow in place is moved, and the kernel grows
+ * it in the same mremap: that growth is committed memory too, and the
+ * committed peak must never be below what is committed now.
+ */
+static void test_peak(void)
+{
+	struct hakmem_stats before, after;
+	char *p = hk_malloc(4 * MiB), *wall = hk_malloc(4 * MiB), *q;
+
+	memset(p, 7, 4 * MiB);
+	get(&before, sizeof(before));
+	q = realloc(p, 96 * MiB);
+	get(&after, sizeof(after));
+	tap_ok(q && q[4 * MiB - 1] == 7 && after.committed_bytes >= before.committed_bytes + 90 * MiB,
+	       "a 4 MiB block grown to 96 MiB: committed %lu -> %lu KiB",
+	       (unsigned long)before.committed_bytes >> 10, (unsigned long)after.committed_bytes >> 10);
+	tap_ok(after.committed_peak_bytes >= after.committed_bytes,
+	       "the committed peak (%lu KiB) is not below the committed bytes (%lu KiB)",
+	       (unsigned long)after.committed_peak_bytes >> 10,
+	       (unsigned long)after.committed_bytes >> 10);
+	free(q ? q : p);
+	free(wall);
+}
+
 static void test_trim(void)
 {
 	enum { N = 1 << 20 };
@@ -104,10 +129,10 @@ static void test_trim(void)
 
 int main(void)
 {
-	tap_init(16);
+	tap_init(18);
 	tap_watchdog(120);
 	if (!tap_check_hakmem() || tap_is_other()) {
-		for (int i = 1; i < 16; i++)
+		for (int i = 1; i < 18; i++)
 			tap_skip("hakmem not loaded", "hakmem_stats_get");
 		return tap_finish();
 	}
@@ -117,6 +142,7 @@ int main(void)
 		return tap_finish();
 	test_contract();
 	test_facts();
+	test_peak();
 	test_trim();
 	return tap_finish();
 }

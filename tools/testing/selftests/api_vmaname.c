@@ -4,7 +4,8 @@
  *
  * hakmem names every superslab and huge object "hakmem-<tier>-n<node>"
  * and its metadata "hakmem-meta" with prctl(PR_SET_VMA_ANON_NAME), so
- * /proc/PID/smaps shows them.  Kernels built without CONFIG_ANON_VMA_NAME
+ * /proc/PID/smaps shows them; hugetlb ranges are files, named through
+ * the file (maps shows "/memfd:hakmem-hugetlb-n0 (deleted)").  Kernels built without CONFIG_ANON_VMA_NAME
  * (every Debian kernel so far) refuse with EINVAL, and hakmem then stops
  * asking.  So that the naming can be checked on any kernel, this program
  * defines prctl() itself and exports it (see the Makefile): the library's
@@ -12,13 +13,13 @@
  * real system call.  Then:
  *
  *   - every block (small, large, huge) lies in a range named for the tier
- *     and node the statistics report, and the metadata is named;
+ *     and node the statistics report (by prctl, or by its file for
+ *     hugetlb), and the metadata is named;
  *   - no call asks for a name over a file mapping, which a kernel with the
- *     option refuses with EBADF: hakmem's hugetlb ranges are such files
- *     (of the kernel's internal hugetlbfs mount), and the prctl here
- *     refuses them as that kernel does (6.12.117 in the guest of
- *     tools/testing/numa-vm/vmaname-vm.sh says EBADF, and smaps shows
- *     them as /anon_hugepage);
+ *     option refuses with EBADF: hugetlb ranges are such files (of the
+ *     kernel's internal hugetlbfs mount), and the prctl here refuses them
+ *     as that kernel does (6.12.117 in the guest of
+ *     tools/testing/numa-vm/vmaname-vm.sh says EBADF);
  *   - in a second run (this program again, VMANAME_REFUSE=EINVAL) prctl
  *     refuses as a kernel without the option does: hakmem asks once and
  *     never again, and works;
@@ -57,16 +58,18 @@ static int refuse = REFUSE_UNSET;
 /*
  * Does [addr, addr+len) touch a mapping of a file?  A kernel with
  * CONFIG_ANON_VMA_NAME names anonymous memory only and says EBADF to the
- * rest; anonymous hugetlb memory is such a file (/anon_hugepage in maps).
+ * rest; anonymous hugetlb memory is such a file (/anon_hugepage in maps),
+ * and so are hakmem's hugetlb ranges (/memfd:hakmem-hugetlb-n0).  The
+ * path of the first such mapping goes to path (path_len bytes, may be 0).
  * With open and read into a static buffer: this runs inside hakmem's
  * commits, and must not allocate.
  */
-static int over_file(unsigned long addr, unsigned long len)
+static int over_file(unsigned long addr, unsigned long len, char *path, size_t path_len)
 {
 	static char buf[1 << 18];
 	size_t n = 0;
 	ssize_t r;
-	char *s, *eol;
+	char *s, *eol, *slash;
 	int fd, hit = 0;
 
 	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -80,8 +83,12 @@ static int over_file(unsigned long addr, unsigned long len)
 		unsigned long a = strtoul(s, &s, 16), b = strtoul(s + 1, NULL, 16);
 
 		*eol = '\0';
-		if (a < addr + len && addr < b)
-			hit = strchr(s, '/') != NULL;	/* a path: a file */
+		slash = strchr(s, '/');
+		if (a < addr + len && addr < b && slash) {	/* a path: a file */
+			hit = 1;
+			if (path_len)
+				snprintf(path, path_len, "%s", slash);
+		}
 	}
 	return hit;
 }
@@ -108,7 +115,7 @@ int prctl(int option, ...)
 		errno = EINVAL;
 		return -1;
 	}
-	if (over_file(a[1], a[2])) {
+	if (over_file(a[1], a[2], NULL, 0)) {
 		__atomic_fetch_add(&nr_files, 1, __ATOMIC_RELAXED);
 		errno = EBADF;
 		return -1;
@@ -131,17 +138,34 @@ int prctl(int option, ...)
 	return 0;
 }
 
-/* The name of the last range recorded over p, or NULL. */
+/*
+ * The name of the last range recorded over p; else, for a hugetlb range,
+ * the name of its file ("/memfd:NAME (deleted)" in maps); else NULL.
+ */
 static const char *name_of(const void *p)
 {
+	static char file[256];
 	unsigned long a = (unsigned long)p;
 	const char *found = NULL;
 	int n = nr_names < MAX_NAMES ? nr_names : MAX_NAMES;
+	char *end;
 
 	for (int i = 0; i < n; i++)
 		if (a >= names[i].addr && a - names[i].addr < names[i].len)
 			found = names[i].name;
-	return found;
+	if (found || !over_file(a, 1, file, sizeof(file)) || strncmp(file, "/memfd:", 7))
+		return found;
+	end = strstr(file, " (deleted)");
+	if (end)
+		*end = '\0';
+	return file + 7;
+}
+
+/* "hakmem-<tier>-n0" for one of the three tiers. */
+static int tier_name_n0(const char *n)
+{
+	return !strcmp(n, "hakmem-hugetlb-n0") || !strcmp(n, "hakmem-thp-n0") ||
+	       !strcmp(n, "hakmem-4k-n0");
 }
 
 static int count_named(const char *name)
@@ -171,8 +195,7 @@ static int refused_run(void)
 		if (!p[i])
 			return 2;
 		memset(p[i], i, n);
-		/* On a hugetlb heap the blocks there take no name. */
-		unnamed += !name_of(p[i]) && !over_file((unsigned long)p[i], 1);
+		unnamed += !name_of(p[i]);
 	}
 	for (int i = 0; i < 64; i++)
 		free(p[i]);
@@ -229,28 +252,26 @@ int main(int argc, char **argv)
 	tap_diag("%d ranges named; heap tier %s, %u node(s)", nr_names, st.first_tier,
 		 st.nr_nodes);
 
-	if (!strcmp(st.first_tier, "hugetlb")) {
-		/* Hugetlb mappings are files to the kernel: they take no name. */
-		tap_skip("the heap is on hugetlb pages, which take no name", "small blocks");
-		tap_skip("the heap is on hugetlb pages", "large block");
-		tap_skip("the heap is on hugetlb pages", "huge block");
-	} else {
-		for (int i = 0; i < 256; i++) {
-			n = name_of(small[i]);
-			if (!n || (st.nr_nodes == 1 && strcmp(n, want)) ||
-			    strncmp(n, "hakmem-", 7)) {
-				if (!bad++)
-					tap_diag("block %p: named '%s'", small[i], n ? n : "(none)");
-			}
+	/*
+	 * Small and large blocks sit in superslabs of the heap's tier; a huge
+	 * block may land on another (a hugetlb pool too small for it), named
+	 * for that tier.  Hugetlb ranges are named by their file.
+	 */
+	for (int i = 0; i < 256; i++) {
+		n = name_of(small[i]);
+		if (!n || (st.nr_nodes == 1 && strcmp(n, want)) || strncmp(n, "hakmem-", 7)) {
+			if (!bad++)
+				tap_diag("block %p: named '%s'", small[i], n ? n : "(none)");
 		}
-		tap_ok(!bad, "256 small blocks lie in ranges named like '%s' (%d not)", want, bad);
-		n = name_of(large);
-		tap_ok(n && (st.nr_nodes > 1 || !strcmp(n, want)),
-		       "a 256 KiB block lies in a range named '%s'", n ? n : "(none)");
-		n = name_of(huge);
-		tap_ok(n && (st.nr_nodes > 1 || !strcmp(n, want)),
-		       "an 8 MiB block lies in a range named '%s'", n ? n : "(none)");
 	}
+	tap_ok(!bad, "256 small blocks lie in ranges named like '%s' (%d not)", want, bad);
+	n = name_of(large);
+	tap_ok(n && (st.nr_nodes > 1 || !strcmp(n, want)),
+	       "a 256 KiB block lies in a range named '%s'", n ? n : "(none)");
+	n = name_of(huge);
+	tap_ok(n && (st.nr_nodes > 1 ? !strncmp(n, "hakmem-", 7) :
+		     !strcmp(n, want) || (!strcmp(st.first_tier, "hugetlb") && tier_name_n0(n))),
+	       "an 8 MiB block lies in a range named '%s'", n ? n : "(none)");
 	tap_ok(count_named("hakmem-meta") > 0, "the metadata is named 'hakmem-meta' (%d ranges)",
 	       count_named("hakmem-meta"));
 	{
