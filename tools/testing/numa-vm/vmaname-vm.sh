@@ -19,9 +19,9 @@
 # OBJTREE/tools/testing/numa-vm/vmaname_vm, which make links statically
 # against OBJTREE/libhakmem.a (LIBHAKMEM, the shared library tap-exec
 # passes, is not used: the guest has no shared libraries).  /init runs
-# the program on the thp, 4k and hugetlb tiers (on thp and 4k a thread
-# pinned to each node's CPU allocates, and its blocks must lie in
-# mappings named for its node), prints TAP between two markers on the
+# the program on the thp, 4k and hugetlb tiers (a thread pinned to each
+# node's CPU allocates, and its blocks must lie in mappings named for
+# its node, on its node's pages), prints TAP between two markers on the
 # serial console and reboots, which ends qemu (-no-reboot); this script
 # numbers the lines and passes them on.
 #
@@ -174,10 +174,12 @@ done
 echo "# THP $(cat /sys/kernel/mm/transparent_hugepage/enabled), hugetlb pool $(cat /proc/sys/vm/nr_hugepages)"
 HAKMEM_HUGEPAGES=thp run thp
 HAKMEM_HUGEPAGES=off run 4k
-# 16 pages of 2 MiB, spread over the nodes: the heap's first superslab
-# and the 8 MiB block fit, a 64 MiB block does not.
-echo 16 > /proc/sys/vm/nr_hugepages
-echo "# hugetlb pool: $(cat /proc/sys/vm/nr_hugepages) pages (node0 $(cat /sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages), node1 $(cat /sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages))"
+# 10 pages of 2 MiB on each node: a node's thread takes about 5 (its
+# superslab and the 8 MiB block), the start-up superslab one more; a
+# 64 MiB block (32 pages) is more than the whole pool.
+hp=hugepages/hugepages-2048kB/nr_hugepages
+for n in 0 1; do echo 10 > /sys/devices/system/node/node$n/$hp; done
+echo "# hugetlb pool: $(cat /proc/sys/vm/nr_hugepages) pages (node0 $(cat /sys/devices/system/node/node0/$hp), node1 $(cat /sys/devices/system/node/node1/$hp))"
 HAKMEM_HUGEPAGES=hugetlb run hugetlb
 echo "== vmaname-vm tap end"
 reboot -f

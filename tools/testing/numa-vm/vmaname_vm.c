@@ -8,24 +8,23 @@
  *                       set up with HAKMEM_HUGEPAGES and the pool
  *
  * The guest has two nodes, one CPU each.  The program pins itself to
- * node 0's CPU; a thread pinned to node 0's CPU (and, on the thp and 4k
- * tiers, one pinned to node 1's) allocates a 64-byte block, a 256 KiB
- * one and an 8 MiB one and writes them, and the program finds the
- * mapping that holds each in smaps:
+ * node 0's CPU; a thread pinned to each node's CPU in turn allocates a
+ * 64-byte block, a 256 KiB one and an 8 MiB one and writes them, and the
+ * program finds the mapping that holds each in smaps.  Every page of a
+ * block of node N's thread must be on node N
+ * (get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR)), and its mapping named for
+ * node N:
  *
- *   - thp, 4k: a block of node N's thread lies in a mapping named
- *     [anon:hakmem-<tier>-nN] for the tier hakmem reports
- *     (hakmem_stats_get()), every page of it is on node N
- *     (get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR)), and the 8 MiB block's
- *     pages are of that tier (AnonHugePages on the thp heap, none on the
- *     4k one);
- *   - hugetlb (node 0's thread only): the kernel refuses a name to a
- *     hugetlb mapping (it is a file of the kernel's internal hugetlbfs
- *     mount); the errno it gives is asked of a mapping of this program's
- *     own, the blocks' mappings must be 2 MiB-page mappings shown as the
- *     kernel shows such files, and a block the pool cannot hold, which
- *     falls back to THP, must be named: naming goes on after the hugetlb
- *     ranges.
+ *   - thp, 4k: [anon:hakmem-<tier>-nN] for the tier hakmem reports
+ *     (hakmem_stats_get()), and the 8 MiB block's pages are of that tier
+ *     (AnonHugePages on the thp heap, none on the 4k one);
+ *   - hugetlb: a hugetlb mapping cannot take an anonymous name (it is a
+ *     file of the kernel's internal hugetlbfs mount; the errno the kernel
+ *     gives is asked of a MAP_HUGETLB mapping of this program's own), so
+ *     hakmem maps its pages from a memfd it names: the blocks' mappings
+ *     must be 2 MiB-page mappings shown as /memfd:hakmem-hugetlb-nN
+ *     (deleted).  A block the pool cannot hold, which falls back to THP,
+ *     must be named too: naming goes on after the hugetlb ranges.
  *
  * In every run the metadata shows as [anon:hakmem-meta], and the kernel
  * names an anonymous mapping of this program's own (it has the option).
@@ -66,8 +65,8 @@
 
 #define HUGE_PAGE	(2UL << 20)
 #define PAGE		4096UL
-/* What the kernel shows for an anonymous MAP_HUGETLB mapping (6.12). */
-#define HUGETLB_NAME	"/anon_hugepage (deleted)"
+/* What smaps shows for hakmem's hugetlb file of a node (mm/os.c). */
+#define HUGETLB_NAME	"/memfd:hakmem-hugetlb-n%d (deleted)"
 
 /* One mapping of smaps: its first line and the sizes the checks read. */
 struct vma {
@@ -294,22 +293,24 @@ static void check_job(const struct job *j, const char *tier, const char *first_t
 	tap(j->pinned && j->node_seen == j->node,
 	    "%s: node %d's thread ran pinned on CPU %u of node %d (getcpu)",
 	    tier, j->node, j->cpu_seen, j->node_seen);
-	snprintf(want, sizeof(want), "[anon:hakmem-%s-n%d]", first_tier, j->node);
+	if (!strcmp(tier, "hugetlb"))
+		snprintf(want, sizeof(want), HUGETLB_NAME, j->node);
+	else
+		snprintf(want, sizeof(want), "[anon:hakmem-%s-n%d]", first_tier, j->node);
 	for (int i = 0; i < NR_BLKS; i++) {
 		v = j->blk[i].p ? vma_of(j->blk[i].p) : NULL;
 		snprintf(what, sizeof(what), "node %d's %s", j->node, j->blk[i].what);
 		show(what, v);
-		if (!strcmp(tier, "hugetlb")) {
-			tap(v && !strcmp(v->name, HUGETLB_NAME) && v->kernel_page_kb == 2048 &&
+		if (!strcmp(tier, "hugetlb"))
+			tap(v && !strcmp(v->name, want) && v->kernel_page_kb == 2048 &&
 			    v->hugetlb_kb > 0,
-			    "%s: %s is on a 2 MiB hugetlb mapping shown as '%s' (no anon name)",
-			    tier, what, v ? v->name : "(none)");
-		} else {
+			    "%s: %s is on a 2 MiB hugetlb mapping named '%s' (want '%s')",
+			    tier, what, v ? v->name : "(none)", want);
+		else
 			tap(v && !strcmp(v->name, want), "%s: %s lies in a mapping named '%s' (want '%s')",
 			    tier, what, v ? v->name : "(none)", want);
-			if (j->blk[i].p)
-				check_pages(j, i, tier);
-		}
+		if (j->blk[i].p)
+			check_pages(j, i, tier);
 	}
 	/* The name must tell the truth about the pages, too. */
 	v = j->blk[2].p ? vma_of(j->blk[2].p) : NULL;
@@ -328,7 +329,7 @@ int main(int argc, char **argv)
 	const char *tier = argc > 1 ? argv[1] : "";
 	struct job jobs[2];
 	const struct vma *v;
-	int err, metas = 0, nr_jobs;
+	int err, metas = 0;
 	long meta_kb = 0;
 	void *m;
 
@@ -361,8 +362,7 @@ int main(int argc, char **argv)
 	    tier, err ? strerror(err) : "0");
 
 	/* One thread at a time, each pinned to its node's CPU. */
-	nr_jobs = strcmp(tier, "hugetlb") ? 2 : 1;
-	for (int n = 0; n < nr_jobs; n++) {
+	for (int n = 0; n < 2; n++) {
 		pthread_t t;
 
 		if (pthread_create(&t, NULL, alloc_job, &jobs[n]) == 0)
@@ -382,7 +382,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	for (int n = 0; n < nr_jobs; n++)
+	for (int n = 0; n < 2; n++)
 		check_job(&jobs[n], tier, st.first_tier);
 
 	for (int i = 0; i < nr_vmas; i++)
@@ -396,7 +396,11 @@ int main(int argc, char **argv)
 	if (!strcmp(tier, "hugetlb")) {
 		void *big;
 
-		/* What the kernel says when asked to name a hugetlb mapping. */
+		/*
+		 * What the kernel says when asked to name an anonymous
+		 * hugetlb mapping, which is what hakmem maps where it
+		 * cannot create its memfd.
+		 */
 		m = mmap(NULL, HUGE_PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 		if (m == MAP_FAILED) {
@@ -409,7 +413,7 @@ int main(int argc, char **argv)
 			munmap(m, HUGE_PAGE);
 		}
 		/*
-		 * 64 MiB is more than the guest's pool of 16 pages holds:
+		 * 64 MiB is more than the guest's pool of 20 pages holds:
 		 * the block falls back to THP, and its range, committed
 		 * after the hugetlb ones, must be named (for node 0, the
 		 * node this thread is pinned to).
@@ -427,7 +431,7 @@ int main(int argc, char **argv)
 		    "(want '[anon:hakmem-thp-n0]')", v ? v->name : "(none)");
 		free(big);
 	}
-	for (int n = 0; n < nr_jobs; n++)
+	for (int n = 0; n < 2; n++)
 		for (int i = 0; i < NR_BLKS; i++)
 			free(jobs[n].blk[i].p);
 	return failures ? 1 : 0;
