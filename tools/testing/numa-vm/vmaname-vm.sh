@@ -10,7 +10,7 @@
 # CONFIG_ANON_VMA_NAME: PR_SET_VMA_ANON_NAME fails with EINVAL, so the
 # names can only be seen on a kernel built here.  This script builds one
 # from Debian's linux-source-6.12 (linux-source-6.1 where 6.12 is not in
-# the archive): tinyconfig plus the options below, six to nine minutes
+# the archive): tinyconfig plus the options below, five to eight minutes
 # of `make -j2` on two CPUs, at nice 19, once; the bzImage is cached under
 # $HAKMEM_VM_CACHE/vmaname (default /var/cache/hakmem-numa-vm/vmaname),
 # keyed by the source package's version and the option list.  qemu (TCG)
@@ -55,14 +55,15 @@ fi
 # under test; and two nodes: SMP and NUMA, and the ACPI SRAT table, the
 # only way qemu's -numa topology reaches an x86 kernel (X86_64_ACPI_NUMA,
 # which depends on ACPI and PCI).  The last five add about 360 files to
-# compile (ACPICA alone 156), yet `make -j2 bzImage` took 353 s with
-# them where it had taken 333 s without (485 s in a build by hand: the
-# time varies more from run to run than with the options).  Turning off
-# 26 options ACPI, PCI and SMP bring by default (cpufreq, cpuidle,
-# thermal, the ACPI battery, fan and button drivers, the PCI serial
-# ports, Intel MEI, ...) took 70 files off but no time that showed
-# (545 s, by hand), so the list only enables.  With ACPI the guest could power
-# off; it still reboots, which ends qemu with or without ACPI.
+# compile (ACPICA alone 156), yet `make -j2 bzImage` took 353 s and
+# 314 s with them where it had taken 231 s and 333 s without (485 s in a
+# build by hand: the time varies from run to run as much as with the
+# options).  Turning off 26 options ACPI, PCI and SMP bring by default
+# (cpufreq, cpuidle, thermal, the ACPI battery, fan and button drivers,
+# the PCI serial ports, Intel MEI, ...) took 70 files off but no time
+# that showed (545 s, by hand), so the list only enables.  With ACPI the
+# guest could power off; it still reboots, which ends qemu with or
+# without ACPI.
 options="64BIT PRINTK EARLY_PRINTK BUG TTY SERIAL_8250 SERIAL_8250_CONSOLE
 	BLK_DEV_INITRD RD_GZIP BINFMT_ELF BINFMT_SCRIPT PROC_FS PROC_SYSCTL
 	PROC_PAGE_MONITOR SYSFS DEVTMPFS SHMEM TMPFS MULTIUSER FUTEX EPOLL
