@@ -14,9 +14,12 @@
  * sits in two caches or on a slab's free list as well, and
  * pcpu_cached_objects() is the sum of the stacks.
  */
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/rseq-abi.h>
 
 #include "unit.h"
 
@@ -1090,6 +1093,105 @@ START_TEST(no_false_double_free)
 }
 END_TEST
 
+
+#ifdef PCPU_INLINE_RSEQ
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+/* A batch move on cache idx, retried while a preemption aborts it. */
+static long batch(bool push, unsigned idx, unsigned cls, void **objs, unsigned n)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		long k = push ? pcpu_push_batch(idx, cls, objs, n) : pcpu_pop_batch(idx, cls, objs, n);
+
+		if (k >= 0)
+			return k;
+	}
+	return -1;
+}
+
+/*
+ * The x86_64 batch moves (arch/x86_64/mm/pcpu-rseq.S) on glibc's rseq
+ * registration, for every count from 0 to past the capacity: the copy
+ * moves four objects a turn and the rest one by one, so each count mod 4
+ * must land every object in its slot and in order, move min(n, room) or
+ * min(n, held), leave the op count and the other classes alone, and touch
+ * nothing past the objects it moved.  The front end is pointed at the
+ * thread's rseq area and this CPU's cache by hand (the heap runs generic
+ * here); a thread glibc did not register (valgrind) skips.
+ */
+START_TEST(rseq_batch_moves_every_count)
+{
+	unsigned cls = size_class(64), cap, idx, lo;
+	void *in[HM_PCPU_MAX_OBJECTS + 8], *out[HM_PCPU_MAX_OBJECTS + 8], *first[8];
+	struct pcpu_cache *c;
+	uint64_t h0, other;
+	cpu_set_t set;
+	int cpu;
+
+	if (!&__rseq_offset || !&__rseq_size || !__rseq_size) {
+		fprintf(stderr, "# skipped: glibc registered no rseq area\n");
+		return;
+	}
+	cpu = *(volatile int *)((char *)__builtin_thread_pointer() + __rseq_offset +
+				RSEQ_OFF_CPU_ID);
+	if (cpu < 0 || (unsigned)cpu >= NR_CACHES) {
+		fprintf(stderr, "# skipped: rseq cpu_id %d\n", cpu);
+		return;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(set), &set), 0);
+	idx = (unsigned)cpu;
+	c = pcpu_cache_at(idx);
+	hm_fe.idx_off = __rseq_offset + RSEQ_OFF_CPU_ID;
+	hm_fe.cs_off = __rseq_offset + RSEQ_OFF_RSEQ_CS;
+	cap = c->lim[cls].hi - c->lim[cls].lo;
+	lo = c->lim[cls].lo;
+	other = c->hdr[cls + 1];
+	ck_assert_uint_ge(cap, 8);
+	for (unsigned i = 0; i < ARRAY_SIZE(in); i++)
+		in[i] = (void *)(uintptr_t)(0x1000 * (i + 1));
+	for (unsigned i = 0; i < ARRAY_SIZE(first); i++)
+		first[i] = (void *)(uintptr_t)(0x100000 * (i + 1));
+	for (unsigned pre = 0; pre <= 5; pre++) {
+		for (unsigned n = 0; n <= cap + 3; n++) {
+			unsigned room, want, top;
+
+			/* pre objects first, so the copy starts at every alignment. */
+			c->hdr[cls] = lo;
+			ck_assert_int_eq(batch(true, idx, cls, first, pre), pre);
+			h0 = c->hdr[cls];
+			room = cap - pre;
+			want = MIN(n, room);
+			pcpu_slots(c)[lo + pre + want] = (void *)0x5a5a;	/* past the move */
+			ck_assert_int_eq(batch(true, idx, cls, in, n), want);
+			top = pcpu_top(c->hdr[cls]);
+			ck_assert_uint_eq(top, lo + pre + want);
+			ck_assert_uint_eq(c->hdr[cls] >> HM_PCPU_OPS_SHIFT, h0 >> HM_PCPU_OPS_SHIFT);
+			for (unsigned i = 0; i < want; i++)
+				unit_assert(pcpu_slots(c)[lo + pre + i] == in[i],
+					    "pre %u n %u: slot %u holds %p", pre, n, i,
+					    pcpu_slots(c)[lo + pre + i]);
+			if (want < room)
+				ck_assert_ptr_eq(pcpu_slots(c)[top], (void *)0x5a5a);
+			/* Pop them back: the top ones, lowest slot first. */
+			memset(out, 0xee, sizeof(out));
+			ck_assert_int_eq(batch(false, idx, cls, out, n), MIN(n, pre + want));
+			for (unsigned i = 0; i < MIN(n, pre + want); i++)
+				unit_assert(out[i] == pcpu_slots(c)[top - MIN(n, pre + want) + i],
+					    "pre %u n %u: out[%u] %p", pre, n, i, out[i]);
+			ck_assert_ptr_eq(out[MIN(n, pre + want)], (void *)(uintptr_t)0xeeeeeeeeeeeeeeeeULL);
+			ck_assert_uint_eq(pcpu_top(c->hdr[cls]), top - MIN(n, pre + want));
+			ck_assert_uint_eq(c->hdr[cls + 1], other);
+		}
+	}
+	c->hdr[cls] = lo;
+	ck_assert_ptr_null(pcpu_slots(c)[lo - 1]);		/* the guard */
+}
+END_TEST
+#endif
+
 static Suite *pcpu_suite(void)
 {
 	Suite *s = suite_create("pcpu");
@@ -1113,6 +1215,9 @@ static Suite *pcpu_suite(void)
 	tcase_add_loop_test(tc, memalign_uses_the_cache, 0, 2);
 	tcase_add_loop_test(tc, fork_locks_every_cache, 0, 2);
 	tcase_add_test(tc, caches_off_goes_central);
+#ifdef PCPU_INLINE_RSEQ
+	tcase_add_test(tc, rseq_batch_moves_every_count);
+#endif
 
 	tcase_add_checked_fixture(df, expect_double_free_abort, NULL);
 	tcase_add_loop_test_raise_signal(df, double_free_on_top_aborts, SIGABRT, 0, 2);
