@@ -502,8 +502,8 @@ EOF
 | seed-32k | the same with sizes 16 bytes..32 KiB (5M operations) |
 | larson | server-style: 4 threads replace random blocks of 1000-block arrays (16..512 bytes) and hand the arrays to each other; 3 s |
 | prodcons | 2 producer threads allocate (16..512 bytes), 2 consumer threads verify and free; batches of 256 through a queue; 3M blocks |
-| manythreads | 64 threads on the machine's CPUs, 256-block working set each, 150000 operations each; every 16th block goes to a shared inbox that every thread empties, so another thread frees it |
-| manythreads-2 | the same total work (9.6M operations) and the same live heap (2 threads with 8192-block working sets) on 2 threads, to compare peak RSS at 2 and 64 threads |
+| manythreads | 64 threads on the machine's CPUs, 256-block working set each, 600000 operations each; every 16th block goes to a shared inbox that every thread empties, so another thread frees it |
+| manythreads-2 | the same total work (38.4M operations) and the same live heap (2 threads with 8192-block working sets) on 2 threads, to compare peak RSS at 2 and 64 threads |
 | ptrchase | 4M nodes of 64 bytes allocated one by one, linked in random order and walked once; allocation and walk timed apart (the walk is where 2 MiB pages show); page faults per MiB of nodes counted over the allocation (getrusage minflt) |
 | realloc_growth | 64 buffers grown by realloc in random steps (up to a quarter of their size) to 4 MiB, in random interleaving; 2 rounds |
 | churn | 2000 short-lived threads, 4 at a time, 1000 allocations each; 16 blocks of each freed by the main thread after it exits |
