@@ -55,6 +55,32 @@
 	shlq	$HM_PCPU_SHIFT, %rax;				\
 	addq	hm_fe+HM_FE_BASE(%rip), %rax
 
+/*
+ * Copy %r8d objects from src to dst (neither %rcx nor %r9), four a turn in
+ * two 16-byte loads and stores, then one at a time; clobbers %rcx, %r9,
+ * %xmm0 and %xmm1, and falls through to .L<name>_commit.
+ */
+#define COPY(name, src, dst)					\
+	xorl	%r9d, %r9d;					\
+	movl	%r8d, %ecx;					\
+	andl	$-4, %ecx;					\
+	jz	.L##name##_tail;				\
+.L##name##_copy4:						\
+	movdqu	(src,%r9,8), %xmm0;				\
+	movdqu	16(src,%r9,8), %xmm1;				\
+	movdqu	%xmm0, (dst,%r9,8);				\
+	movdqu	%xmm1, 16(dst,%r9,8);				\
+	addl	$4, %r9d;					\
+	cmpl	%ecx, %r9d;					\
+	jb	.L##name##_copy4;				\
+.L##name##_tail:						\
+	cmpl	%r8d, %r9d;					\
+	jae	.L##name##_commit;				\
+	movq	(src,%r9,8), %rcx;				\
+	movq	%rcx, (dst,%r9,8);				\
+	incl	%r9d;						\
+	jmp	.L##name##_tail
+
 	.text
 
 /* rdi = idx, rsi = cls, rdx = objs, rcx = n */
@@ -71,25 +97,7 @@ arch_pcpu_push_batch:
 	cmpl	%ecx, %r8d
 	cmoval	%ecx, %r8d				/* k = min(room, n) */
 	leaq	(%rax,%r11,8), %r11			/* first free slot */
-	xorl	%r9d, %r9d
-	movl	%r8d, %ecx
-	andl	$-4, %ecx				/* k rounded down to 4 */
-	jz	.Lpush_tail
-.Lpush_copy4:						/* four objects a turn */
-	movdqu	(%rdx,%r9,8), %xmm0
-	movdqu	16(%rdx,%r9,8), %xmm1
-	movdqu	%xmm0, (%r11,%r9,8)
-	movdqu	%xmm1, 16(%r11,%r9,8)
-	addl	$4, %r9d
-	cmpl	%ecx, %r9d
-	jb	.Lpush_copy4
-.Lpush_tail:						/* then one at a time */
-	cmpl	%r8d, %r9d
-	jae	.Lpush_commit
-	movq	(%rdx,%r9,8), %rcx
-	movq	%rcx, (%r11,%r9,8)
-	incl	%r9d
-	jmp	.Lpush_tail
+	COPY(push, %rdx, %r11)				/* objs -> free slots */
 .Lpush_commit:
 	addq	%r8, %r10
 	movq	%r10, (%rax,%rsi,8)
@@ -117,25 +125,7 @@ arch_pcpu_pop_batch:
 	cmoval	%ecx, %r8d				/* k = min(count, n) */
 	subl	%r8d, %r11d
 	leaq	(%rax,%r11,8), %r11			/* lowest slot taken */
-	xorl	%r9d, %r9d
-	movl	%r8d, %ecx
-	andl	$-4, %ecx				/* k rounded down to 4 */
-	jz	.Lpop_tail
-.Lpop_copy4:						/* slots -> objs[0 .. k) */
-	movdqu	(%r11,%r9,8), %xmm0
-	movdqu	16(%r11,%r9,8), %xmm1
-	movdqu	%xmm0, (%rdx,%r9,8)
-	movdqu	%xmm1, 16(%rdx,%r9,8)
-	addl	$4, %r9d
-	cmpl	%ecx, %r9d
-	jb	.Lpop_copy4
-.Lpop_tail:
-	cmpl	%r8d, %r9d
-	jae	.Lpop_commit
-	movq	(%r11,%r9,8), %rcx
-	movq	%rcx, (%rdx,%r9,8)
-	incl	%r9d
-	jmp	.Lpop_tail
+	COPY(pop, %r11, %rdx)				/* slots -> objs */
 .Lpop_commit:
 	subq	%r8, %r10
 	movq	%r10, (%rax,%rsi,8)
