@@ -120,12 +120,6 @@ INIT
 chmod +x "$root/init"
 vm_pack "$root" "$work/initrd.gz"
 
-vm_run numa-vm "$log" "$timeout" -accel tcg -cpu max -m 1G -smp 3 \
-	-object memory-backend-ram,id=m0,size=512M \
-	-object memory-backend-ram,id=m1,size=512M \
-	-numa node,nodeid=0,cpus=0,memdev=m0 \
-	-numa node,nodeid=1,cpus=1,memdev=m1 \
-	-numa node,nodeid=2,cpus=2 \
-	-kernel "$kernel" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
-	-nographic -no-reboot -monitor none
+mapfile -t nodes < <(vm_numa_args 512)
+vm_run numa-vm "$log" "$timeout" "$kernel" "$work/initrd.gz" -m 1G -smp 3 "${nodes[@]}" \
+	-numa node,nodeid=2,cpus=2

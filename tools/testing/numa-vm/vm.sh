@@ -29,18 +29,32 @@ vm_pack() {
 		bail "cannot build the initramfs"
 }
 
-# vm_run NAME LOG TIMEOUT QEMU-ARGUMENTS...: boot the guest, its console
-# in LOG, for TIMEOUT seconds at most, and pass on as numbered TAP what
-# its /init printed between "== NAME tap begin" and "== NAME tap end"
-# ("ok - ..." lines and "#" comments).  A guest that never printed the
-# end marker is a failure, with the end of its console shown.  Returns
-# non-zero when any check failed.
+# vm_numa_args MIB: qemu arguments for nodes 0 and 1, one CPU (0, 1) and
+# MIB MiB of memory each; printed one to a line, for mapfile.
+vm_numa_args() {
+	local n
+	for n in 0 1; do
+		printf '%s\n' -object "memory-backend-ram,id=m$n,size=${1}M" \
+			-numa "node,nodeid=$n,cpus=$n,memdev=m$n"
+	done
+}
+
+# vm_run NAME LOG TIMEOUT KERNEL INITRD QEMU-ARGUMENTS...: boot KERNEL
+# with INITRD under TCG (serial console, THP in madvise mode, no reboot),
+# its console in LOG, for TIMEOUT seconds at most, and pass on as
+# numbered TAP what its /init printed between "== NAME tap begin" and
+# "== NAME tap end" ("ok - ..." lines and "#" comments).  A guest that
+# never printed the end marker is a failure, with the end of its console
+# shown.  Returns non-zero when any check failed.
 vm_run() {
-	local name=$1 log=$2 timeout=$3 start rc secs
-	shift 3
+	local name=$1 log=$2 timeout=$3 kernel=$4 initrd=$5 start rc secs
+	shift 5
 
 	start=$(date +%s)
-	timeout -k 5 "$timeout" qemu-system-x86_64 "$@" >"$log" 2>&1
+	timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -cpu max "$@" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
+		-nographic -no-reboot -monitor none >"$log" 2>&1
 	rc=$?
 	secs=$(( $(date +%s) - start ))
 	tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"

@@ -190,11 +190,5 @@ vm_pack "$root" "$work/initrd.gz"
 
 # Two nodes of one CPU and 384 MiB each.  768 MiB in all: below 512 MiB
 # of RAM (all nodes together) the kernel starts with THP off.
-vm_run vmaname-vm "$log" "$timeout" -accel tcg -cpu max -m 768M -smp 2 \
-	-object memory-backend-ram,id=m0,size=384M \
-	-object memory-backend-ram,id=m1,size=384M \
-	-numa node,nodeid=0,cpus=0,memdev=m0 \
-	-numa node,nodeid=1,cpus=1,memdev=m1 \
-	-kernel "$kernel" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet panic=-1 transparent_hugepage=madvise" \
-	-nographic -no-reboot -monitor none
+mapfile -t nodes < <(vm_numa_args 384)
+vm_run vmaname-vm "$log" "$timeout" "$kernel" "$work/initrd.gz" -m 768M -smp 2 "${nodes[@]}"
