@@ -50,7 +50,7 @@ if [ -z "$bindir" ]; then
 	fi
 fi
 
-items="allocwho allocwho-negative $BENCH_ALL"
+items="allocwho allocwho-negative standin $BENCH_ALL"
 total=$(echo "$items" | wc -w)
 echo "1..$total"
 
@@ -87,7 +87,17 @@ else
 	report ok allocwho-negative
 fi
 
-# 3. Every workload once, tiny.
+# 3. The stand-in allocators (standin/standin.sh) build and run seed, and
+# so does the library beside them: six result lines.
+if "$here/standin/standin.sh" "$bindir/seed" 1 20000 "$lib" >"$work/standin" 2>&1 &&
+	[ "$(grep -c '^[a-z][-a-z.]* *[0-9.]* *[0-9]*$' "$work/standin")" -eq 6 ]; then
+	sed 's/^/# /' "$work/standin"
+	report ok standin
+else
+	report fail standin "$work/standin"
+fi
+
+# 4. Every workload once, tiny.
 for id in $BENCH_ALL; do
 	missing=""
 	for t in $(wl_tools "$id"); do
