@@ -254,8 +254,7 @@ static void cache_init(struct pcpu_cache *c, unsigned node)
 		slot++;				/* the guard, always NULL */
 		c->lim[cls].lo = (uint16_t)slot;
 		c->lim[cls].hi = (uint16_t)(slot + hm_class[cls].pcpu_cap);
-		c->cl[cls].hdr = slot;
-		c->cl[cls].top = NULL;
+		c->hdr[cls] = slot;
 		slot += hm_class[cls].pcpu_cap;
 	}
 	c->node = node;
@@ -373,8 +372,8 @@ static bool rseq_free_slow(unsigned cls, void *p, unsigned node)
 			hm_stat_inc(ST_REMOTE_FREE);
 			return false;
 		}
-		h = pcpu_hdr(c, cls);
-		if (pcpu_on_top(c, cls, p))
+		h = READ_ONCE(c->hdr[cls]);
+		if (pcpu_on_top(c, h, p))
 			hm_fatal("free(): double free detected", p);
 		if (pcpu_top(h) < c->lim[cls].hi)
 			continue;		/* not full: the push was aborted */
@@ -438,7 +437,7 @@ static void *generic_alloc_slow(unsigned cls, unsigned cpu)
 		hm_stat_inc(ST_REFILL);
 		if (got) {
 			p = slot[--got];
-			pcpu_set_hdr(c, cls, c->cl[cls].hdr + got);
+			c->hdr[cls] += got;
 			add(&batch_in[cls], got);
 			add(&direct_alloc[cls], 1);
 		}
@@ -456,8 +455,8 @@ static bool generic_free_slow(unsigned cls, void *p, unsigned cpu)
 	if (!c)
 		return false;
 	slot = pcpu_slots(c);
-	top = pcpu_top(c->cl[cls].hdr);
-	if (pcpu_on_top(c, cls, p)) {
+	top = pcpu_top(c->hdr[cls]);
+	if (pcpu_on_top(c, c->hdr[cls], p)) {
 		pcpu_unlock(c);
 		hm_fatal("free(): double free detected", p);
 	}
@@ -467,7 +466,7 @@ static bool generic_free_slow(unsigned cls, void *p, unsigned cpu)
 		half = half_cap(cls);
 		central_free(cls, slot + lo, half);
 		memmove(slot + lo, slot + lo + half, (top - lo - half) * sizeof(void *));
-		pcpu_set_hdr(c, cls, c->cl[cls].hdr - half);
+		c->hdr[cls] -= half;
 		add(&batch_out[cls], half);
 		hm_stat_inc(ST_DRAIN);
 	}
@@ -540,13 +539,13 @@ void pcpu_free_slow(unsigned cls, void *p, unsigned node)
 static void empty_cache(struct pcpu_cache *c)
 {
 	for (unsigned cls = 0; cls < HM_NCLASS; cls++) {
-		unsigned lo = c->lim[cls].lo, top = pcpu_top(c->cl[cls].hdr);
+		unsigned lo = c->lim[cls].lo, top = pcpu_top(c->hdr[cls]);
 
 		if (top == lo)
 			continue;
 		central_free(cls, pcpu_slots(c) + lo, top - lo);
 		add(&batch_out[cls], top - lo);
-		pcpu_set_hdr(c, cls, c->cl[cls].hdr - (top - lo));
+		c->hdr[cls] -= top - lo;
 	}
 }
 
@@ -584,7 +583,7 @@ static void cache_sums(unsigned cls, uint64_t *ops, uint64_t *held)
 
 	for (unsigned i = 0; i < pc.nr_open; i++) {
 		struct pcpu_cache *c = pcpu_cache_at(i);
-		uint64_t hdr = pcpu_hdr(c, cls);
+		uint64_t hdr = READ_ONCE(c->hdr[cls]);
 
 		o += hdr >> HM_PCPU_OPS_SHIFT;
 		h += pcpu_top(hdr) - c->lim[cls].lo;

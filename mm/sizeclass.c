@@ -114,7 +114,7 @@ void sizeclass_init(void)
 
 		while (hm_class[c].size < n)
 			c++;
-		hm_class_lut[i] = 2 * c;	/* size_class_pair() */
+		hm_class_lut[i] = c;
 	}
 }
 

@@ -18,20 +18,16 @@ void hm_free_small_slow(void *p, unsigned long code, unsigned node) __hidden;
 
 /*
  * malloc: a small request that hits the cache.  Size class from one table
- * read (twice the class: the index of its pair in the cache), then the
- * per-CPU pop (an rseq section on x86_64).  gcc 12 -O2 lays it out first:
- * 28 instructions to the first ret, 22 of them the pop (its ret included).
- * The pop returns the pair's copy of the top object, one load after the
- * cache's address; three of its instructions build the 16-byte commit of
- * header and copy.
- * fast-path budget malloc: 30 (tools/testing/build/build.sh checks it)
+ * read, then the per-CPU pop (an rseq section on x86_64).  gcc 12 -O2 lays
+ * it out first: 26 instructions to the first ret, 17 of them the pop.
+ * fast-path budget malloc: 28 (tools/testing/build/build.sh checks it)
  * With CONFIG_PCPU_RSEQ=n the generic trylocked pop: 40 instructions.
  * fast-path budget (generic) malloc: 42
  */
 static __always_inline void *hm_malloc_inline(size_t n)
 {
 	if (likely(n <= HM_SMALL_MAX)) {
-		void *p = pcpu_alloc_pair(size_class_pair(n));
+		void *p = pcpu_alloc(size_class(n));
 
 		if (likely(p))
 			return p;
@@ -46,13 +42,12 @@ static __always_inline void *hm_malloc_inline(size_t n)
  * handed out cannot reach a cache: region (4 instructions), page-table
  * entry (4), offset in its slab and object start (6: one subtraction, one
  * multiply, one compare; a page without small objects has code 0, which
- * fails it), home node (1), then the push (27 with its double-free test
- * and the 16-byte commit of header and top copy), which takes the entry's
- * object code (class + 1) doubled to a pair index.
- * gcc 12 -O2: 42 instructions to the first ret.
- * fast-path budget free: 44 (tools/testing/build/build.sh checks it)
- * With CONFIG_PCPU_RSEQ=n the generic trylocked push: 52 instructions.
- * fast-path budget (generic) free: 54
+ * fails it), home node (1), then the push (23 with its double-free test),
+ * which takes the entry's object code (class + 1) as it is.
+ * gcc 12 -O2: 38 instructions to the first ret.
+ * fast-path budget free: 40 (tools/testing/build/build.sh checks it)
+ * With CONFIG_PCPU_RSEQ=n the generic trylocked push: 50 instructions.
+ * fast-path budget (generic) free: 52
  */
 static __always_inline void hm_free_inline(void *p)
 {

@@ -6,9 +6,7 @@
  *
  * One cache is HM_PCPU_SIZE bytes at hm_fe.base + (index << HM_PCPU_SHIFT):
  *
- *   0             struct { u64 hdr; void *top; } cl[HM_NCLASS], 16 bytes each:
- *                   hdr  top | ops << 16
- *                   top  the object on top of the stack (NULL when empty)
+ *   0             u64 hdr[HM_NCLASS]   top | ops << 16, one per class
  *   HM_PCPU_LIM   u16 lim[HM_NCLASS][2] {lo, hi}: the class's slots
  *   HM_PCPU_NODE  u32 node              NUMA node of the objects cached
  *   HM_PCPU_LOCK  int lock              the generic front end only
@@ -16,18 +14,11 @@
  *
  * Invariant, per class:  lo <= top <= hi, and slot[lo .. top) are free
  * objects of the class homed on node.  slot[lo - 1] is a guard that is
- * always NULL, and cl.top is a copy of slot[top - 1]: the top object, or
- * NULL when the stack is empty.
- *
- * The copy is there for malloc: the object it returns is one load from
- * the cache instead of two dependent ones (the header for the top, then
- * the slot), and the program's first use of the block waits on that load.
- * Header and copy sit in one aligned 16-byte pair, so the one 16-byte
- * store that commits an operation moves both together.
+ * always NULL, so "is p the object on top" needs no emptiness test.
  *
  * hdr packs the stack top (a slot index, bits 0-15) with a count of the
- * single-object pushes and pops made on it (bits 16-63), so the store that
- * commits an operation also counts it: a pop adds OPS_ONE - 1, a push
+ * single-object pushes and pops made on it (bits 16-63), so the one store
+ * that commits an operation also counts it: a pop adds OPS_ONE - 1, a push
  * OPS_ONE + 1, batch moves change only the top.
  */
 #ifndef _HAKMEM_PCPU_ABI_H
@@ -37,13 +28,11 @@
 
 #define HM_PCPU_SHIFT		14
 #define HM_PCPU_SIZE		(1 << HM_PCPU_SHIFT)
-#define HM_PCPU_HDR		0		/* cl[cls].hdr: 16 * cls */
-#define HM_PCPU_TOP_OBJ		8		/* cl[cls].top: 16 * cls + 8 */
-#define HM_PCPU_CL_SIZE		16
-#define HM_PCPU_LIM		(HM_PCPU_CL_SIZE * HM_NCLASS)
+#define HM_PCPU_HDR		0
+#define HM_PCPU_LIM		(8 * HM_NCLASS)
 #define HM_PCPU_NODE		(HM_PCPU_LIM + 4 * HM_NCLASS)
 #define HM_PCPU_LOCK		(HM_PCPU_NODE + 4)
-#define HM_PCPU_FIRST_SLOT	128		/* header: slot indexes below this */
+#define HM_PCPU_FIRST_SLOT	64		/* header: slot indexes below this */
 #define HM_PCPU_NSLOTS		(HM_PCPU_SIZE / 8)
 #define HM_PCPU_TOP_MASK	0xffff
 #define HM_PCPU_OPS_SHIFT	16

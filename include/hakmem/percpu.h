@@ -7,7 +7,6 @@
  * objects of the CPU's node.  mm/ calls only:
  *
  *   pcpu_alloc(cls)          pop an object of class cls, or NULL: slow path
- *   pcpu_alloc_pair(k)       the same with k = 2 * cls (size_class_pair())
  *   pcpu_free(cls, p, node)  push p, or false: slow path
  *   pcpu_free_code(k, ...)   the same with object code k = cls + 1
  *
@@ -60,16 +59,10 @@ enum pcpu_mode {
 /*
  * struct pcpu_cache - the free objects one CPU keeps, per size class.
  * Invariant (per class c):  lim[c].lo <= top(c) <= lim[c].hi, slot[lo, top)
- * are free objects of class c homed on node, slot[lo - 1] == NULL, and
- * cl[c].top == slot[top(c) - 1].
+ * are free objects of class c homed on node, slot[lo - 1] == NULL.
  */
-struct pcpu_class {
-	uint64_t	hdr;			/* top | ops << HM_PCPU_OPS_SHIFT */
-	void		*top;			/* slot[top - 1]: NULL when empty */
-} __attribute__((aligned(16)));
-
 struct pcpu_cache {
-	struct pcpu_class cl[HM_NCLASS];
+	uint64_t	hdr[HM_NCLASS];		/* top | ops << HM_PCPU_OPS_SHIFT */
 	struct {
 		uint16_t lo, hi;		/* slot indexes of the class's stack */
 	}		lim[HM_NCLASS];
@@ -77,9 +70,7 @@ struct pcpu_cache {
 	struct hm_lock	lock;			/* generic mode: only ever tried */
 };
 
-_Static_assert(offsetof(struct pcpu_cache, cl[0].hdr) == HM_PCPU_HDR, "pcpu layout");
-_Static_assert(offsetof(struct pcpu_cache, cl[0].top) == HM_PCPU_TOP_OBJ, "pcpu layout");
-_Static_assert(sizeof(struct pcpu_class) == HM_PCPU_CL_SIZE, "pcpu layout");
+_Static_assert(offsetof(struct pcpu_cache, hdr) == HM_PCPU_HDR, "pcpu layout");
 _Static_assert(offsetof(struct pcpu_cache, lim) == HM_PCPU_LIM, "pcpu layout");
 _Static_assert(offsetof(struct pcpu_cache, node) == HM_PCPU_NODE, "pcpu layout");
 _Static_assert(offsetof(struct pcpu_cache, lock) == HM_PCPU_LOCK, "pcpu layout");
@@ -98,23 +89,6 @@ static __always_inline void **pcpu_slots(struct pcpu_cache *c)
 static __always_inline unsigned pcpu_top(uint64_t hdr)
 {
 	return (unsigned)(hdr & HM_PCPU_TOP_MASK);
-}
-
-static __always_inline uint64_t pcpu_hdr(const struct pcpu_cache *c, unsigned cls)
-{
-	return READ_ONCE(c->cl[cls].hdr);
-}
-
-/*
- * Set class cls's header to h, and its top copy to match, on a cache no
- * rseq section can enter (generic mode with the lock held, or closed
- * caches).  The copy goes first, so a statistics reader on another CPU
- * that sees the new header never sees a stale copy above it.
- */
-static __always_inline void pcpu_set_hdr(struct pcpu_cache *c, unsigned cls, uint64_t h)
-{
-	WRITE_ONCE(c->cl[cls].top, pcpu_slots(c)[pcpu_top(h) - 1]);
-	WRITE_ONCE(c->cl[cls].hdr, h);
 }
 
 #ifdef HAVE_ARCH_TP_READ_INT
@@ -169,54 +143,40 @@ static __always_inline void pcpu_race_delay(void)
  * held, or any mode while the caches are closed).  The stores are the
  * same as the rseq sections': one header store commits.
  */
-/* Class pair k / 2 of c: k as size_class_pair() gives it, so no shift. */
-static __always_inline struct pcpu_class *pcpu_pair(struct pcpu_cache *c, unsigned long k)
+static __always_inline void *pcpu_cache_pop(struct pcpu_cache *c, unsigned cls)
 {
-	return (struct pcpu_class *)((char *)c->cl + k * (sizeof(struct pcpu_class) / 2));
-}
+	uint64_t h = c->hdr[cls];
+	unsigned top = pcpu_top(h);
+	void *p;
 
-static __always_inline void *pcpu_cache_pop_pair(struct pcpu_cache *c, unsigned long k)
-{
-	struct pcpu_class *e = pcpu_pair(c, k);
-	void *p = e->top;
-	uint64_t h;
-
-	if (!p)
+	if (top == c->lim[cls].lo)
 		return NULL;
 	pcpu_race_delay();
-	h = e->hdr;
-	WRITE_ONCE(e->top, pcpu_slots(c)[pcpu_top(h) - 2]);
-	WRITE_ONCE(e->hdr, h + HM_PCPU_POP_ADD);
+	p = pcpu_slots(c)[top - 1];
+	WRITE_ONCE(c->hdr[cls], h + HM_PCPU_POP_ADD);
 	return p;
 }
 
-static __always_inline void *pcpu_cache_pop(struct pcpu_cache *c, unsigned long cls)
-{
-	return pcpu_cache_pop_pair(c, 2 * cls);
-}
-
 /*
- * Is p the object on top of class cls's stack?  (The commonest double
- * free; an empty stack's top is NULL.)
+ * Is p the object on top of the stack whose header is h?  (The commonest
+ * double free; an empty stack's top is its NULL guard slot.)
  */
-static __always_inline bool pcpu_on_top(const struct pcpu_cache *c, unsigned long cls, const void *p)
+static __always_inline bool pcpu_on_top(struct pcpu_cache *c, uint64_t h, const void *p)
 {
-	return READ_ONCE(c->cl[cls].top) == p;
+	return pcpu_slots(c)[pcpu_top(h) - 1] == p;
 }
 
 /* False when full or when p is on top already (a double free). */
 static __always_inline bool pcpu_cache_push(struct pcpu_cache *c, unsigned long cls, void *p)
 {
-	struct pcpu_class *e = &c->cl[cls];
-	uint64_t h = e->hdr;
+	uint64_t h = c->hdr[cls];
 	unsigned top = pcpu_top(h);
 
-	if (top == c->lim[cls].hi || e->top == p)
+	if (top == c->lim[cls].hi || pcpu_on_top(c, h, p))
 		return false;
 	pcpu_race_delay();
 	pcpu_slots(c)[top] = p;
-	WRITE_ONCE(e->top, p);
-	WRITE_ONCE(e->hdr, h + HM_PCPU_PUSH_ADD);
+	WRITE_ONCE(c->hdr[cls], h + HM_PCPU_PUSH_ADD);
 	return true;
 }
 
@@ -240,11 +200,10 @@ static __always_inline void pcpu_unlock(struct pcpu_cache *c)
  * Fast paths.  Before start-up, while the caches are closed and with
  * HAKMEM_PERCPU=off, hm_fe.nr is 0 so they fail and the slow path decides.
  */
-/* Pop an object of class k / 2, k as size_class_pair() gives it. */
-static __always_inline void *pcpu_alloc_pair(unsigned long k)
+static __always_inline void *pcpu_alloc(unsigned cls)
 {
 #ifdef PCPU_INLINE_RSEQ
-	return arch_pcpu_pop_pair(k);
+	return arch_pcpu_pop(cls);
 #else
 	unsigned cpu = pcpu_cpu_raw();
 	struct pcpu_cache *c;
@@ -254,16 +213,11 @@ static __always_inline void *pcpu_alloc_pair(unsigned long k)
 		return NULL;
 	c = pcpu_cache_at(pcpu_index(cpu, pcpu_way()));
 	if (likely(pcpu_trylock(c))) {
-		p = pcpu_cache_pop_pair(c, k);
+		p = pcpu_cache_pop(c, cls);
 		pcpu_unlock(c);
 	}
 	return p;
 #endif
-}
-
-static __always_inline void *pcpu_alloc(unsigned cls)
-{
-	return pcpu_alloc_pair(2 * (unsigned long)cls);
 }
 
 static __always_inline bool pcpu_free(unsigned long cls, void *p, unsigned node)

@@ -18,20 +18,10 @@ extern struct size_class hm_class[HM_NCLASS] __hidden;
 extern uint8_t hm_class_lut[(HM_SMALL_MAX >> 4) + 1] __hidden;
 extern struct class_start hm_class_start __hidden;
 
-/*
- * hm_class_lut[(n + 15) >> 4] is twice the class of a request n: the index
- * of the class's 16-byte pair in a per-CPU cache (hakmem/pcpu-abi.h), which
- * malloc's fast path uses as it is.
- */
-static __always_inline unsigned size_class_pair(size_t n)
-{
-	return hm_class_lut[(n + 15) >> 4];
-}
-
 /* Class of a request 1 <= n <= HM_SMALL_MAX (0 is served as 1): one table read. */
 static __always_inline unsigned size_class_small(size_t n)
 {
-	return size_class_pair(n) >> 1;
+	return hm_class_lut[(n + 15) >> 4];
 }
 
 /* Class of a request 1024 < n <= HM_SMALL_MAX: arithmetic, no table. */

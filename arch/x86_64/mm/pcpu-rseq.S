@@ -11,9 +11,9 @@
  * Both act only when the calling thread's cache index is idx (the caller
  * filled or will empty objs for that cache's node) and the caches are open;
  * the copy writes only slots above the top (push) or the caller's array
- * (pop), and one 16-byte store of the class's header and top copy commits.
- * Return: the number of objects moved, or -1 when the thread is not on
- * idx, the caches are closed, or the section was aborted.
+ * (pop), and one store of the class header commits.  Return: the number of
+ * objects moved, or -1 when the thread is not on idx, the caches are
+ * closed, or the section was aborted.
  *
  * The copy moves four objects a turn in two 16-byte loads and stores (seven
  * instructions for four), then the rest one by one.  Against one object a
@@ -39,7 +39,6 @@
  */
 #define SECTION_ENTER(name)					\
 	movl	%esi, %esi;					\
-	addq	%rsi, %rsi;		/* 2 * cls: pairs at (,%rsi,8) */ \
 	movl	%ecx, %ecx;					\
 	movq	hm_fe+HM_FE_IDX(%rip), %r9;			\
 	movq	hm_fe+HM_FE_CS(%rip), %r8;			\
@@ -82,19 +81,6 @@
 	incl	%r9d;						\
 	jmp	.L##name##_tail
 
-/*
- * Commit the header in %r10 with the new top object (the slot under the
- * new top; the NULL guard when the stack is now empty) in one 16-byte
- * store of the class's pair; clobbers %r9, %xmm0 and %xmm1.
- */
-#define COMMIT							\
-	movzwl	%r10w, %r9d;					\
-	movq	-8(%rax,%r9,8), %r9;				\
-	movq	%r10, %xmm0;					\
-	movq	%r9, %xmm1;					\
-	punpcklqdq %xmm1, %xmm0;				\
-	movups	%xmm0, (%rax,%rsi,8)
-
 	.text
 
 /* rdi = idx, rsi = cls, rdx = objs, rcx = n */
@@ -106,7 +92,7 @@ arch_pcpu_push_batch:
 	RACE_DELAY(%r10d, .Lpush_race)
 	movq	(%rax,%rsi,8), %r10			/* r10 = header */
 	movzwl	%r10w, %r11d				/* r11 = top */
-	movzwl	HM_PCPU_LIM+2(%rax,%rsi,2), %r8d	/* r8 = hi */
+	movzwl	HM_PCPU_LIM+2(%rax,%rsi,4), %r8d	/* r8 = hi */
 	subl	%r11d, %r8d				/* room */
 	cmpl	%ecx, %r8d
 	cmoval	%ecx, %r8d				/* k = min(room, n) */
@@ -114,7 +100,7 @@ arch_pcpu_push_batch:
 	COPY(push, %rdx, %r11)				/* objs -> free slots */
 .Lpush_commit:
 	addq	%r8, %r10
-	COMMIT
+	movq	%r10, (%rax,%rsi,8)
 .Lpush_post:
 	movq	%r8, %rax
 	ret
@@ -132,7 +118,7 @@ arch_pcpu_pop_batch:
 	RACE_DELAY(%r10d, .Lpop_race)
 	movq	(%rax,%rsi,8), %r10			/* r10 = header */
 	movzwl	%r10w, %r11d				/* r11 = top */
-	movzwl	HM_PCPU_LIM(%rax,%rsi,2), %r8d		/* r8 = lo */
+	movzwl	HM_PCPU_LIM(%rax,%rsi,4), %r8d		/* r8 = lo */
 	negl	%r8d
 	addl	%r11d, %r8d				/* count */
 	cmpl	%ecx, %r8d
@@ -142,7 +128,7 @@ arch_pcpu_pop_batch:
 	COPY(pop, %r11, %rdx)				/* slots -> objs */
 .Lpop_commit:
 	subq	%r8, %r10
-	COMMIT
+	movq	%r10, (%rax,%rsi,8)
 .Lpop_post:
 	movq	%r8, %rax
 	ret

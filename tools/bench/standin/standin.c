@@ -16,7 +16,7 @@
  *   STANDIN_ARRAY      an array-stack per class: the top index, then the
  *                      slot under it
  *   STANDIN_ARRAY_TOP  the same with the top object kept beside the index
- *                      (what hakmem's cache pairs do)
+ *                      (tried for hakmem's caches: Documentation/percpu.rst)
  *   STANDIN_LIST       a free list threaded through the objects
  * and, with STANDIN_CHAIN as well, the class state is reached the way
  * hakmem's fast paths reach a cache: an offset read from a descriptor,

@@ -76,19 +76,19 @@ done
 # Every inlined rseq pop returns the object it loaded.  The pop is an
 # asm goto with an output; gcc 12 can put the output's register copy on the
 # failure edge only (a unit test's retry loop got a stale register that
-# way), so each function holding a pop must move the register the pop
-# loads the top object into (mov 0x8(cache,pair,8), R; test R, R) to %rax
-# between the committing movups and its ret.
+# way), so each function holding a pop must have the register the pop
+# loads the object into (mov -0x8(cache,top,8), R, then the header's
+# add $0xffff and its store) in %rax, or move it there, before its ret.
 popret() {	# popret LIB: "sites bad" over all functions
 	objdump -d --no-show-raw-insn "$1" | awk '
 		/^[0-9a-f]+ <.*>:$/ { r = ""; st = 0; next }
 		{ sub(/^ *[0-9a-f]+:\t/, "") }
-		st == 0 && /^mov +0x8\(%r[a-z0-9]+,%r[a-z0-9]+,8\),%r[a-z0-9]+$/ {
+		st == 0 && /^mov +-0x8\(%r[a-z0-9]+,%r[a-z0-9]+,8\),%r[a-z0-9]+$/ {
 			r = $0; sub(/.*,/, "", r); st = 1; next }
-		st == 1 { st = ($0 == "test   " r "," r) ? 2 : 0; if (!st) r = ""; next }
-		st == 2 && /^movups / { st = 3; ok = (r == "%rax"); next }
+		st == 1 { st = /^add +\$0xffff,%r/ ? 2 : 0; next }
+		st == 2 { st = /^mov +%r[a-z0-9]+,\(%r/ ? 3 : 0; ok = (r == "%rax"); next }
 		st == 3 && $0 == "mov    " r ",%rax" { ok = 1; next }
-		st == 3 && /^ret/ { sites++; if (!ok) bad++; st = 0; r = "" }
+		st == 3 && /^ret/ { sites++; if (!ok) bad++; st = 0 }
 		END { print sites + 0, bad + 0 }'
 }
 set -- $(popret "$o/libhakmem.so")

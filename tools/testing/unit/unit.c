@@ -56,7 +56,7 @@ unsigned unit_cached(unsigned cpu, unsigned cls)
 	for (unsigned w = 0; w < HM_PCPU_WAYS; w++) {
 		struct pcpu_cache *c = unit_cache(cpu, w);
 
-		n += pcpu_top(c->cl[cls].hdr) - c->lim[cls].lo;
+		n += pcpu_top(c->hdr[cls]) - c->lim[cls].lo;
 	}
 	return n;
 }

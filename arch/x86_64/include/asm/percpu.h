@@ -10,8 +10,7 @@
  *   2. start: read the cache index (cpu_id or mm_cid) and check it;
  *   3. compute, load, test; the only stores before the commit go to slots
  *      above the stack top, which nobody reads;
- *   4. commit: one 16-byte store of the class's header (top and op count)
- *      and its copy of the top object, built in %xmm0;
+ *   4. commit: one 8-byte store of the class header (top and op count);
  *   5. post-commit label.
  * If the thread is preempted, migrated or signalled anywhere between start
  * and post-commit, the kernel moves it to the abort handler, which follows
@@ -64,13 +63,13 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 
 /*
  * Steps 0-2 of a section, shared by pop and push: on entry %[c] holds
- * hm_fe.idx_off and %[t] hm_fe.cs_off; on exit %[c] is this CPU's cache.
+ * hm_fe.idx_off and %[top] hm_fe.cs_off; on exit %[c] is this CPU's cache.
  */
 #define RSEQ_ASM_ENTER							\
-	"test %[t], %[t]\n\t"						\
+	"test %[top], %[top]\n\t"					\
 	"jz %l[fail]\n\t"						\
 	"lea .Lrseq_cs%=(%%rip), %[w]\n\t"				\
-	"mov %[w], %%fs:(%[t])\n"					\
+	"mov %[w], %%fs:(%[top])\n"					\
 	".Lrseq_start%=:\n\t"						\
 	"movl %%fs:(%[c]), %k[c]\n\t"					\
 	"cmpl %[nr], %k[c]\n\t"					\
@@ -87,58 +86,38 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 #endif
 
 /*
- * The commit: the new header %[w] and the new top object, already in
- * %xmm1, into the class's 16-byte pair with one store.
- */
-#define RSEQ_ASM_COMMIT(pair)						\
-	"movq %[w], %%xmm0\n\t"					\
-	"punpcklqdq %%xmm1, %%xmm0\n\t"				\
-	"movups %%xmm0, " pair "\n"
-
-/*
  * Pop an object of class cls from this CPU's cache; NULL when the cache
  * has none, the thread has no usable cache index, or the section aborted.
- * The object is the pair's copy of the top slot: one load, on which the
- * caller's first use of the block waits.  The _pair form takes k = 2 * cls
- * (what the size table holds), so that the pair (16 bytes a class) is
- * (%[c],%[k],8) and the limits (4 bytes a class) (%[c],%[k],2).
  */
 static inline __attribute__((always_inline)) void *
-arch_pcpu_pop_pair(unsigned long k)
+arch_pcpu_pop(unsigned long cls)
 {
-	unsigned long c = (unsigned long)hm_fe.idx_off, t = (unsigned long)hm_fe.cs_off, w;
+	unsigned long c = (unsigned long)hm_fe.idx_off, top = (unsigned long)hm_fe.cs_off, w;
 	void *p;
 
-	/* c and t carry the two offsets in, then serve as scratch. */
+	/* c and top carry the two offsets in, then serve as scratch. */
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_ENTER
 		RSEQ_ASM_RACE
-		"mov 8(%[c],%[k],8), %[p]\n\t"
-		"test %[p], %[p]\n\t"
-		"jz %l[fail]\n\t"
-		"mov (%[c],%[k],8), %[w]\n\t"
-		"movzwl %w[w], %k[t]\n\t"
-		"movq -16(%[c],%[t],8), %%xmm1\n\t"
+		"mov (%[c],%[cls],8), %[w]\n\t"
+		"movzwl %w[w], %k[top]\n\t"
+		"cmpw %w[top], " hm_str(HM_PCPU_LIM) "(%[c],%[cls],4)\n\t"
+		"je %l[fail]\n\t"
+		"mov -8(%[c],%[top],8), %[p]\n\t"
 		"add $" hm_str(HM_PCPU_POP_ADD) ", %[w]\n\t"
-		RSEQ_ASM_COMMIT("(%[c],%[k],8)")
+		"mov %[w], (%[c],%[cls],8)\n"
 		".Lrseq_post%=:\n\t"
 		RSEQ_ASM_CS(".Lrseq_start%=", ".Lrseq_post%=", ".Lrseq_abort%=", "fail")
-		: [p] "=&a"(p), [c] "+&r"(c), [w] "=&r"(w), [t] "+&r"(t)
-		: [k] "r"(k), [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base)
-		: "memory", "cc", "xmm0", "xmm1"
+		: [p] "=&r"(p), [c] "+&r"(c), [w] "=&r"(w), [top] "+&r"(top)
+		: [cls] "r"(cls), [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base)
+		: "memory", "cc"
 		: fail);
-	/* The section returns a non-NULL top only: tell the compiler. */
+	/* Slots below the top never hold NULL: tell the compiler. */
 	if (!p)
 		__builtin_unreachable();
 	return p;
 fail:
 	return NULL;
-}
-
-static inline __attribute__((always_inline)) void *
-arch_pcpu_pop(unsigned long cls)
-{
-	return arch_pcpu_pop_pair(2 * cls);
 }
 
 /*
@@ -152,33 +131,29 @@ arch_pcpu_pop(unsigned long cls)
 static inline __attribute__((always_inline)) int
 __arch_pcpu_push(unsigned long cls, void *p, unsigned node, const long bias)
 {
-	unsigned long c = (unsigned long)hm_fe.idx_off, t = (unsigned long)hm_fe.cs_off, w;
-	unsigned long k = 2 * cls;
+	unsigned long c = (unsigned long)hm_fe.idx_off, top = (unsigned long)hm_fe.cs_off, w;
 
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_ENTER
 		"cmpl %[node], " hm_str(HM_PCPU_NODE) "(%[c])\n\t"
 		"jne %l[fail]\n\t"
 		RSEQ_ASM_RACE
-		"mov %c[hdr](%[c],%[k],8), %[w]\n\t"
-		"cmp %[p], %c[top](%[c],%[k],8)\n\t"
+		"mov %c[hdr](%[c],%[cls],8), %[w]\n\t"
+		"movzwl %w[w], %k[top]\n\t"
+		"cmpw %w[top], %c[lim](%[c],%[cls],4)\n\t"
 		"je %l[fail]\n\t"
-		"movzwl %w[w], %k[t]\n\t"
-		"cmpw %w[t], %c[lim](%[c],%[k],2)\n\t"
+		"cmp %[p], -8(%[c],%[top],8)\n\t"
 		"je %l[fail]\n\t"
-		"mov %[p], (%[c],%[t],8)\n\t"
-		"movq %[p], %%xmm1\n\t"
+		"mov %[p], (%[c],%[top],8)\n\t"
 		"add $" hm_str(HM_PCPU_PUSH_ADD) ", %[w]\n\t"
-		RSEQ_ASM_COMMIT("%c[hdr](%[c],%[k],8)")
+		"mov %[w], %c[hdr](%[c],%[cls],8)\n"
 		".Lrseq_post%=:\n\t"
 		RSEQ_ASM_CS(".Lrseq_start%=", ".Lrseq_post%=", ".Lrseq_abort%=", "fail")
-		: [c] "+&r"(c), [w] "=&r"(w), [t] "+&r"(t)
-		: [k] "r"(k), [p] "r"(p), [node] "r"(node),
+		: [c] "+&r"(c), [w] "=&r"(w), [top] "+&r"(top)
+		: [cls] "r"(cls), [p] "r"(p), [node] "r"(node),
 		  [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base),
-		  [hdr] "i"(HM_PCPU_HDR - HM_PCPU_CL_SIZE * bias),
-		  [top] "i"(HM_PCPU_TOP_OBJ - HM_PCPU_CL_SIZE * bias),
-		  [lim] "i"(HM_PCPU_LIM + 2 - 4 * bias)
-		: "memory", "cc", "xmm0", "xmm1"
+		  [hdr] "i"(-8 * bias), [lim] "i"(HM_PCPU_LIM + 2 - 4 * bias)
+		: "memory", "cc"
 		: fail);
 	return 1;
 fail:
