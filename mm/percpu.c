@@ -77,7 +77,6 @@ static __thread struct own_rseq own_rseq TLS_IE __attribute__((unused)) = {
 };
 /* What the offsets in hm_fe point at when a thread has no cache index. */
 static __thread int no_cpu TLS_IE = -1;
-static __thread uint64_t no_cs TLS_IE;
 
 enum rseq_area { AREA_NONE, AREA_GLIBC, AREA_OWN };
 
@@ -272,8 +271,12 @@ int pcpu_setup(void)
 		hm_fatal("per-CPU cache layout overflows", NULL);
 	hm_fe.mode = mode;
 	pcpu_set_cpu_source(true);
+	/*
+	 * cs_off stays 0 (the inline sections fail at once) unless and until
+	 * the rseq modes set it below, after idx_off: a section that finds it
+	 * set finds idx_off set too (asm/percpu.h).
+	 */
 	hm_fe.idx_off = tp_off(&no_cpu);
-	hm_fe.cs_off = tp_off(&no_cs);
 	if (mode == PCPU_OFF)
 		return 0;
 	n = os_caps.nr_cpus;
@@ -293,9 +296,9 @@ int pcpu_setup(void)
 		cache_init(pcpu_cache_at(i), node);
 	}
 	if (rseq_mode()) {
-		hm_fe.idx_off = pc.area_off +
-				(mode == PCPU_RSEQ_MMCID ? RSEQ_OFF_MM_CID : RSEQ_OFF_CPU_ID);
-		hm_fe.cs_off = pc.area_off + RSEQ_OFF_RSEQ_CS;
+		WRITE_ONCE(hm_fe.idx_off, pc.area_off + (mode == PCPU_RSEQ_MMCID ?
+							 RSEQ_OFF_MM_CID : RSEQ_OFF_CPU_ID));
+		WRITE_ONCE(hm_fe.cs_off, pc.area_off + RSEQ_OFF_RSEQ_CS);
 		pc.fence = os_rseq_fence_setup() == 0;
 	}
 	pc.nr_open = n;

@@ -44,7 +44,8 @@
  *   base     the caches
  *   idx_off  thread-pointer offset of the u32 naming this thread's cache:
  *            rseq cpu_id or mm_cid, else a thread-local -1
- *   cs_off   thread-pointer offset of rseq_cs (else a thread-local scratch)
+ *   cs_off   thread-pointer offset of rseq_cs; 0 without rseq (the inline
+ *            sections then fail before touching anything); set after idx_off
  *   nr       caches the fast paths may use; 0 before start-up and while
  *            malloc_trim empties the caches
  */

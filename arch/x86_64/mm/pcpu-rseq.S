@@ -33,17 +33,19 @@
 
 /*
  * Enter the section named name (its descriptor .L<name>_cs, start label
- * .L<name>_start) on cache idx: zero-extend the unsigned arguments, point
- * rseq_cs at the descriptor, then, inside, check that the thread runs on
- * idx and the caches are open.  Leaves the cache's address in %rax.
+ * .L<name>_start) on cache idx: zero-extend the unsigned arguments, load
+ * hm_fe.cs_off and then hm_fe.idx_off (in that order, as asm/percpu.h
+ * explains), point rseq_cs at the descriptor, then, inside, check that the
+ * thread runs on idx and the caches are open.  Leaves the cache's address
+ * in %rax.
  */
 #define SECTION_ENTER(name)					\
 	movl	%esi, %esi;					\
 	movl	%ecx, %ecx;					\
-	movq	hm_fe+HM_FE_IDX(%rip), %r9;			\
 	movq	hm_fe+HM_FE_CS(%rip), %r8;			\
 	testq	%r8, %r8;					\
 	jz	.L##name##_fail;				\
+	movq	hm_fe+HM_FE_IDX(%rip), %r9;			\
 	leaq	.L##name##_cs(%rip), %rax;			\
 	movq	%rax, %fs:(%r8);				\
 .L##name##_start:						\

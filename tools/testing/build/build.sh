@@ -13,7 +13,7 @@ fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-echo "1..15"
+echo "1..17"
 
 o=$tmp/out
 make -C "$src" O="$o" lib EXTRA_CFLAGS=-Werror >"$tmp/b1.log" 2>&1
@@ -91,6 +91,22 @@ popret() {	# popret LIB: "sites bad" over all functions
 		st == 3 && /^ret/ { sites++; if (!ok) bad++; st = 0 }
 		END { print sites + 0, bad + 0 }'
 }
+# In each fast path the section loads hm_fe.cs_off (hm_fe+0x10) before
+# hm_fe.idx_off (hm_fe+0x8): start-up sets idx_off first, so a thread that
+# sees cs_off set cannot use a stale index (arch/x86_64/include/asm/percpu.h).
+csfirst() {	# csfirst LIB FN: "yes" when the cs_off load comes first
+	objdump -d --no-show-raw-insn "$1" |
+		awk -v f="<$2>:" '$2 == f { on = 1; next } on && /^$/ { exit }
+			on && /<hm_fe\+0x10>/ && !idx { print "yes"; exit }
+			on && /<hm_fe\+0x8>/ { idx = 1 }'
+}
+for fn in malloc free; do
+	if [ "$(csfirst "$o/libhakmem.so" $fn)" = yes ]; then
+		ok "$fn loads the rseq_cs offset before the cache index offset"
+	else
+		nok "$fn loads the rseq_cs offset before the cache index offset"
+	fi
+done
 set -- $(popret "$o/libhakmem.so")
 if [ "$1" -ge 2 ] && [ "$2" -eq 0 ]; then
 	ok "every inlined rseq pop returns the object it loaded ($1 functions)"

@@ -259,6 +259,8 @@ START_TEST(caches_are_set_up)
 	ck_assert_uint_eq(hm_fe.nr, NR_CACHES);
 	ck_assert_ptr_nonnull(strstr(pcpu_mode_name(), "fallback"));
 	ck_assert_ptr_eq(strstr(pcpu_mode_name(), "fallback"), pcpu_mode_name());
+	/* Without rseq the inline sections fail at their first test. */
+	ck_assert_int_eq(hm_fe.cs_off, 0);
 	for (unsigned i = 0; i < NR_CACHES; i++) {
 		struct pcpu_cache *c = pcpu_cache_at(i);
 

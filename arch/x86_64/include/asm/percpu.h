@@ -4,8 +4,11 @@
  * critical sections (include/hakmem/pcpu-abi.h has the cache layout).
  *
  * Each section, in order:
- *   0. hm_fe.cs_off is 0 until start-up has set the front end up (and the
- *      thread pointer's offset 0 is glibc's own TCB): fail;
+ *   0. load hm_fe.cs_off, which is 0 until start-up has set the front end
+ *      up for rseq (and the thread pointer's offset 0 is glibc's own TCB):
+ *      fail; only then load hm_fe.idx_off.  Start-up stores idx_off before
+ *      cs_off and x86 keeps loads in order, so a thread that sees cs_off
+ *      set also sees idx_off set: no section runs on a stale index;
  *   1. point rseq_cs at its descriptor (before the start label);
  *   2. start: read the cache index (cpu_id or mm_cid) and check it;
  *   3. compute, load, test; the only stores before the commit go to slots
@@ -62,14 +65,17 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 	".popsection\n\t"
 
 /*
- * Steps 0-2 of a section, shared by pop and push: on entry %[c] holds
- * hm_fe.idx_off and %[top] hm_fe.cs_off; on exit %[c] is this CPU's cache.
+ * Steps 0-2 of a section, shared by pop and push: %[cs] and %[idx] are
+ * hm_fe.cs_off and hm_fe.idx_off, loaded in that order; on exit %[c] is
+ * this CPU's cache.
  */
 #define RSEQ_ASM_ENTER							\
-	"test %[top], %[top]\n\t"					\
-	"jz %l[fail]\n\t"						\
+	"mov %[cs], %[t]\n\t"					\
+	"test %[t], %[t]\n\t"					\
+	"jz %l[fail]\n\t"					\
+	"mov %[idx], %[c]\n\t"					\
 	"lea .Lrseq_cs%=(%%rip), %[w]\n\t"				\
-	"mov %[w], %%fs:(%[top])\n"					\
+	"mov %[w], %%fs:(%[t])\n"					\
 	".Lrseq_start%=:\n\t"						\
 	"movl %%fs:(%[c]), %k[c]\n\t"					\
 	"cmpl %[nr], %k[c]\n\t"					\
@@ -92,24 +98,24 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 static inline __attribute__((always_inline)) void *
 arch_pcpu_pop(unsigned long cls)
 {
-	unsigned long c = (unsigned long)hm_fe.idx_off, top = (unsigned long)hm_fe.cs_off, w;
+	unsigned long c, t, w;
 	void *p;
 
-	/* c and top carry the two offsets in, then serve as scratch. */
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_ENTER
 		RSEQ_ASM_RACE
 		"mov (%[c],%[cls],8), %[w]\n\t"
-		"movzwl %w[w], %k[top]\n\t"
-		"cmpw %w[top], " hm_str(HM_PCPU_LIM) "(%[c],%[cls],4)\n\t"
+		"movzwl %w[w], %k[t]\n\t"
+		"cmpw %w[t], " hm_str(HM_PCPU_LIM) "(%[c],%[cls],4)\n\t"
 		"je %l[fail]\n\t"
-		"mov -8(%[c],%[top],8), %[p]\n\t"
+		"mov -8(%[c],%[t],8), %[p]\n\t"
 		"add $" hm_str(HM_PCPU_POP_ADD) ", %[w]\n\t"
 		"mov %[w], (%[c],%[cls],8)\n"
 		".Lrseq_post%=:\n\t"
 		RSEQ_ASM_CS(".Lrseq_start%=", ".Lrseq_post%=", ".Lrseq_abort%=", "fail")
-		: [p] "=&r"(p), [c] "+&r"(c), [w] "=&r"(w), [top] "+&r"(top)
-		: [cls] "r"(cls), [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base)
+		: [p] "=&r"(p), [c] "=&r"(c), [w] "=&r"(w), [t] "=&r"(t)
+		: [cls] "r"(cls), [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base),
+		  [cs] "m"(hm_fe.cs_off), [idx] "m"(hm_fe.idx_off)
 		: "memory", "cc"
 		: fail);
 	/* Slots below the top never hold NULL: tell the compiler. */
@@ -131,7 +137,7 @@ fail:
 static inline __attribute__((always_inline)) int
 __arch_pcpu_push(unsigned long cls, void *p, unsigned node, const long bias)
 {
-	unsigned long c = (unsigned long)hm_fe.idx_off, top = (unsigned long)hm_fe.cs_off, w;
+	unsigned long c, t, w;
 
 	__asm__ __volatile__ goto (
 		RSEQ_ASM_ENTER
@@ -139,19 +145,20 @@ __arch_pcpu_push(unsigned long cls, void *p, unsigned node, const long bias)
 		"jne %l[fail]\n\t"
 		RSEQ_ASM_RACE
 		"mov %c[hdr](%[c],%[cls],8), %[w]\n\t"
-		"movzwl %w[w], %k[top]\n\t"
-		"cmpw %w[top], %c[lim](%[c],%[cls],4)\n\t"
+		"movzwl %w[w], %k[t]\n\t"
+		"cmpw %w[t], %c[lim](%[c],%[cls],4)\n\t"
 		"je %l[fail]\n\t"
-		"cmp %[p], -8(%[c],%[top],8)\n\t"
+		"cmp %[p], -8(%[c],%[t],8)\n\t"
 		"je %l[fail]\n\t"
-		"mov %[p], (%[c],%[top],8)\n\t"
+		"mov %[p], (%[c],%[t],8)\n\t"
 		"add $" hm_str(HM_PCPU_PUSH_ADD) ", %[w]\n\t"
 		"mov %[w], %c[hdr](%[c],%[cls],8)\n"
 		".Lrseq_post%=:\n\t"
 		RSEQ_ASM_CS(".Lrseq_start%=", ".Lrseq_post%=", ".Lrseq_abort%=", "fail")
-		: [c] "+&r"(c), [w] "=&r"(w), [top] "+&r"(top)
+		: [c] "=&r"(c), [w] "=&r"(w), [t] "=&r"(t)
 		: [cls] "r"(cls), [p] "r"(p), [node] "r"(node),
 		  [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base),
+		  [cs] "m"(hm_fe.cs_off), [idx] "m"(hm_fe.idx_off),
 		  [hdr] "i"(-8 * bias), [lim] "i"(HM_PCPU_LIM + 2 - 4 * bias)
 		: "memory", "cc"
 		: fail);
