@@ -30,7 +30,7 @@
  *   with CONFIG_PCPU_RSEQ=n (or an architecture without the asm).
  *
  * In an rseq build running generic, the inline rseq pop/push always fail
- * (the cache index they read is a thread-local -1) and the slow paths do
+ * (hm_fe.cs_off is 0: they stop at their first test) and the slow paths do
  * the generic work: one out-of-line call more per operation.
  */
 #ifndef _HAKMEM_PERCPU_H
