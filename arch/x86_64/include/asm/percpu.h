@@ -70,10 +70,10 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
  * this CPU's cache.
  */
 #define RSEQ_ASM_ENTER							\
-	"mov %[cs], %[t]\n\t"					\
-	"test %[t], %[t]\n\t"					\
-	"jz %l[fail]\n\t"					\
-	"mov %[idx], %[c]\n\t"					\
+	"mov %[cs], %[t]\n\t"						\
+	"test %[t], %[t]\n\t"						\
+	"jz %l[fail]\n\t"						\
+	"mov %[idx], %[c]\n\t"						\
 	"lea .Lrseq_cs%=(%%rip), %[w]\n\t"				\
 	"mov %[w], %%fs:(%[t])\n"					\
 	".Lrseq_start%=:\n\t"						\
