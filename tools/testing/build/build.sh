@@ -49,10 +49,15 @@ esac
 # instructions from the function's entry to its first ret, which is the
 # cache-hit path (laid out first).  The rseq build (the default) and the
 # generic-only build each have their own budget.
+disasm() {	# disasm LIB: its disassembly, made once and kept beside it
+	[ -s "$1.dis" ] || objdump -d --no-show-raw-insn "$1" >"$1.dis"
+	cat "$1.dis"
+}
+fnbody() {	# fnbody LIB FN: the disassembled instructions of FN
+	disasm "$1" | awk -v f="<$2>:" '$2 == f { on = 1; next } on && /^$/ { exit } on'
+}
 fastpath() {	# fastpath LIB FN: instructions up to the first ret
-	objdump -d --no-show-raw-insn "$1" |
-		awk -v f="<$2>:" '$2 == f { on = 1; next } on && /^$/ { exit }
-			on { n++ } on && /\tret/ { print n; exit }'
+	fnbody "$1" "$2" | awk '{ n++ } /\tret/ { print n; exit }'
 }
 budget() {	# budget KIND FN
 	sed -n "s/.*fast-path budget $1$2: \([0-9]*\).*/\1/p" "$src/include/hakmem/heap-fast.h"
@@ -80,7 +85,7 @@ done
 # loads the object into (mov -0x8(cache,top,8), R, then the header's
 # add $0xffff and its store) in %rax, or move it there, before its ret.
 popret() {	# popret LIB: "sites bad" over all functions
-	objdump -d --no-show-raw-insn "$1" | awk '
+	disasm "$1" | awk '
 		/^[0-9a-f]+ <.*>:$/ { r = ""; st = 0; next }
 		{ sub(/^ *[0-9a-f]+:\t/, "") }
 		st == 0 && /^mov +-0x8\(%r[a-z0-9]+,%r[a-z0-9]+,8\),%r[a-z0-9]+$/ {
@@ -95,10 +100,8 @@ popret() {	# popret LIB: "sites bad" over all functions
 # hm_fe.idx_off (hm_fe+0x8): start-up sets idx_off first, so a thread that
 # sees cs_off set cannot use a stale index (arch/x86_64/include/asm/percpu.h).
 csfirst() {	# csfirst LIB FN: "yes" when the cs_off load comes first
-	objdump -d --no-show-raw-insn "$1" |
-		awk -v f="<$2>:" '$2 == f { on = 1; next } on && /^$/ { exit }
-			on && /<hm_fe\+0x10>/ && !idx { print "yes"; exit }
-			on && /<hm_fe\+0x8>/ { idx = 1 }'
+	fnbody "$1" "$2" |
+		awk '/<hm_fe\+0x10>/ && !idx { print "yes"; exit } /<hm_fe\+0x8>/ { idx = 1 }'
 }
 for fn in malloc free; do
 	if [ "$(csfirst "$o/libhakmem.so" $fn)" = yes ]; then

@@ -1095,7 +1095,6 @@ START_TEST(no_false_double_free)
 }
 END_TEST
 
-
 #ifdef PCPU_INLINE_RSEQ
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
@@ -1112,16 +1111,6 @@ static long batch(bool push, unsigned idx, unsigned cls, void **objs, unsigned n
 	return -1;
 }
 
-/*
- * The x86_64 batch moves (arch/x86_64/mm/pcpu-rseq.S) on glibc's rseq
- * registration, for every count from 0 to past the capacity: the copy
- * moves four objects a turn and the rest one by one, so each count mod 4
- * must land every object in its slot and in order, move min(n, room) or
- * min(n, held), leave the op count and the other classes alone, and touch
- * nothing past the objects it moved.  The front end is pointed at the
- * thread's rseq area and this CPU's cache by hand (the heap runs generic
- * here); a thread glibc did not register (valgrind) skips.
- */
 /*
  * Pin the thread to the CPU it runs on and point the front end at glibc's
  * rseq area, so the rseq sections act on that CPU's cache: its index, or
@@ -1237,6 +1226,16 @@ START_TEST(rseq_single_moves_commit_one_header)
 }
 END_TEST
 
+/*
+ * The x86_64 batch moves (arch/x86_64/mm/pcpu-rseq.S) on glibc's rseq
+ * registration, for every count from 0 to past the capacity: the copy
+ * moves four objects a turn and the rest one by one, so each count mod 4
+ * must land every object in its slot and in order, move min(n, room) or
+ * min(n, held), leave the op count and the other classes alone, and touch
+ * nothing past the objects it moved.  The front end is pointed at the
+ * thread's rseq area and this CPU's cache by hand (the heap runs generic
+ * here); a thread glibc did not register (valgrind) skips.
+ */
 START_TEST(rseq_batch_moves_every_count)
 {
 	unsigned cls = size_class(64), cap, idx, lo;
