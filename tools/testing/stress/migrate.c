@@ -10,7 +10,10 @@
  *   - a process-wide timer keeps sending SIGUSR1, which the kernel gives
  *     to a running worker (only they leave it unblocked), so handlers run
  *     in the middle of whatever that worker was doing; the handler
- *     allocates, fills, checks and frees a block itself.
+ *     allocates, fills, checks and frees a block itself, and
+ *   - a trimmer thread keeps calling malloc_trim(0), which closes the
+ *     per-CPU caches under the running workers, empties them and opens
+ *     them again.
  * Every block is checked before it is freed; two owners of one block, a
  * block handed out twice, or a cache left inconsistent by an interrupted
  * push or pop show up as a pattern mismatch.
@@ -25,12 +28,14 @@
  * fallback the handler finds the cache locked and goes elsewhere.
  *
  * Options (name=value): threads, seconds, slots, sigus (microseconds
- * between signals), affus (microseconds between affinity changes), widen
- * (1: started under taskset, the workers are moved to every online CPU),
- * scale, seed, timeout.
+ * between signals), affus (microseconds between affinity changes), trimus
+ * (microseconds between malloc_trim calls; 0: none), widen (1: started
+ * under taskset, the workers are moved to every online CPU), scale, seed,
+ * timeout.
  */
 #include "stress.h"
 
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -54,7 +59,7 @@ static unsigned nthreads, nslots;
 static atomic_int stop;
 static _Atomic(void *) exchange[NEXCHANGE];
 static atomic_long err_content, err_null, err_handler;
-static atomic_long handler_runs, affinity_changes, exchanged;
+static atomic_long handler_runs, affinity_changes, exchanged, trims;
 static uint64_t base_seed;
 
 static size_t worker_size(struct st_rng *r)
@@ -214,9 +219,22 @@ static void *mover_main(void *arg)
 	return NULL;
 }
 
+static void *trimmer_main(void *arg)
+{
+	unsigned us = *(unsigned *)arg;
+
+	while (!atomic_load(&stop)) {
+		malloc_trim(0);
+		atomic_fetch_add_explicit(&trims, 1, memory_order_relaxed);
+		usleep(us);
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	double o_threads = 32, o_seconds = 3, o_slots = 128, o_sigus = 20, o_affus = 200;
+	double o_trimus = 2000;
 	double o_scale = 1, o_seed = 1, o_timeout = 0, o_widen = 0;
 	const struct st_opt opts[] = {
 		{ "threads", &o_threads, "worker threads (default: 16 per CPU, at least 32)" },
@@ -224,6 +242,7 @@ int main(int argc, char **argv)
 		{ "slots", &o_slots, "live blocks per worker" },
 		{ "sigus", &o_sigus, "microseconds between timer signals" },
 		{ "affus", &o_affus, "microseconds between affinity changes" },
+		{ "trimus", &o_trimus, "microseconds between malloc_trim(0) calls (0: none)" },
 		{ "widen", &o_widen, "1: move workers to every online CPU, not only the start mask" },
 		{ "scale", &o_scale, "factor on seconds" },
 		{ "seed", &o_seed, "PRNG seed" },
@@ -232,12 +251,12 @@ int main(int argc, char **argv)
 	};
 	static void *pin[NPIN];
 	struct sigaction sa;
-	pthread_t mover;
+	pthread_t mover, trimmer;
 	struct sigevent sev;
 	struct itimerspec its;
 	timer_t timer;
 	sigset_t usr1;
-	unsigned sigus, affus, multi_cpu = 0;
+	unsigned sigus, affus, trimus, multi_cpu = 0;
 	long ops = 0, handed = 0;
 	cpu_set_t allowed;
 
@@ -252,11 +271,12 @@ int main(int argc, char **argv)
 	nslots = (unsigned)o_slots;
 	sigus = (unsigned)o_sigus;
 	affus = (unsigned)o_affus;
+	trimus = (unsigned)o_trimus;
 	base_seed = (uint64_t)o_seed;
 	if (o_timeout <= 0)
 		o_timeout = 60 + 4 * o_seconds * o_scale;
 
-	tap_plan(6);
+	tap_plan(7);
 	st_print_opts(opts);
 	st_watchdog((unsigned)o_timeout, "migrate");
 
@@ -292,6 +312,8 @@ int main(int argc, char **argv)
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	pthread_create(&mover, NULL, mover_main, &affus);
+	if (trimus)
+		pthread_create(&trimmer, NULL, trimmer_main, &trimus);
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_SIGNAL;
 	sev.sigev_signo = SIGUSR1;
@@ -307,6 +329,8 @@ int main(int argc, char **argv)
 	timer_delete(timer);
 	atomic_store(&stop, 1);
 	pthread_join(mover, NULL);
+	if (trimus)
+		pthread_join(trimmer, NULL);
 	for (unsigned i = 0; i < nthreads; i++) {
 		pthread_join(wk[i].tid, NULL);
 		ops += wk[i].ops;
@@ -336,6 +360,8 @@ int main(int argc, char **argv)
 		   atomic_load(&handler_runs));
 	tap_ok(atomic_load(&affinity_changes) > 0,
 		   "%ld affinity changes while allocating", atomic_load(&affinity_changes));
+	tap_ok(!trimus || atomic_load(&trims) > 0,
+	       "%ld malloc_trim(0) calls while allocating", atomic_load(&trims));
 	if (widen) {
 		CPU_ZERO(&allowed);
 		for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
