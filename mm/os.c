@@ -218,8 +218,10 @@ void os_probe(void)
 	n = 0;
 	if (os_read_file("/sys/devices/system/cpu/possible", buf, sizeof(buf)) > 0)
 		n = parse_list(buf, NULL, NULL);
+	/* The highest possible CPU's number + 1, when it fits the tables. */
+	os_caps.cpu_ids_bounded = n && n <= HM_MAX_CPUS;
 	if (!n) {
-		long c = sysconf(_SC_NPROCESSORS_CONF);	/* last resort */
+		long c = sysconf(_SC_NPROCESSORS_CONF);	/* last resort: a count */
 		n = c > 0 ? (unsigned)c : 1;
 	}
 	os_caps.nr_cpus = MIN(n, HM_MAX_CPUS);

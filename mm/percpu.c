@@ -37,7 +37,8 @@
  * path (pcpu_class_counts()).
  *
  * malloc_trim (pcpu_drain_all): rseq caches belong to their CPUs, so they
- * are closed first (hm_fe.nr = 0, checked inside every section), then a
+ * are closed first (hm_fe.base to the index guard for the inline sections,
+ * hm_fe.nr = 0 for the batch ones, both read inside every section), then a
  * membarrier(PRIVATE_EXPEDITED_RSEQ) aborts any section still running, and
  * only then are they emptied; generic caches are simply locked.
  *
@@ -230,6 +231,12 @@ static enum pcpu_mode choose_mode(void)
 		return PCPU_OFF;
 	if (want == HM_PERCPU_FALLBACK)
 		return PCPU_GENERIC;
+	if (!os_caps.cpu_ids_bounded) {
+		/* The inline sections trust the index to be below the caches. */
+		hm_warn("the possible CPUs are unknown or too many: per-CPU caches fall back to locks");
+		pc.fallback = true;
+		return PCPU_GENERIC;
+	}
 	if (!rseq_area_setup()) {
 		if (want != HM_PERCPU_AUTO)
 			hm_warn("rseq is not available here: per-CPU caches fall back to locks");
@@ -259,10 +266,43 @@ static void cache_init(struct pcpu_cache *c, unsigned node)
 	c->node = node;
 }
 
+/* Where the inline sections look while the caches are closed. */
+static char *pcpu_guard(void)
+{
+	return hm_fe.caches + ((size_t)(pc.nr_open + HM_PCPU_BELOW) << HM_PCPU_SHIFT);
+}
+
+/*
+ * rseq modes: n caches inside the index guard (include/hakmem/pcpu-abi.h),
+ * HM_PCPU_BELOW zero caches below them and n + HM_PCPU_BELOW above, all
+ * reserved read-only, then the caches opened for writing.
+ */
+static int map_rseq_caches(unsigned n, char **out)
+{
+	size_t len = (size_t)n << HM_PCPU_SHIFT;
+	size_t below = (size_t)HM_PCPU_BELOW << HM_PCPU_SHIFT;
+	size_t total = below + len + len + below;
+	void *m;
+	int err;
+
+	err = os_map_table(total, &m);
+	if (err)
+		return err;
+	err = os_open_table((char *)m + below, len);
+	if (err) {
+		os_unmap(m, total);
+		return err;
+	}
+	pc.nr_open = n;
+	*out = (char *)m + below;
+	return 0;
+}
+
 int pcpu_setup(void)
 {
 	enum pcpu_mode mode = choose_mode();
 	unsigned n;
+	char *c;
 	void *m;
 	int err;
 
@@ -273,19 +313,28 @@ int pcpu_setup(void)
 	pcpu_set_cpu_source(true);
 	/*
 	 * cs_off stays 0 (the inline sections fail at once) unless and until
-	 * the rseq modes set it below, after idx_off: a section that finds it
-	 * set finds idx_off set too (asm/percpu.h).
+	 * the rseq modes set it below, after base (the guard: closed until
+	 * pcpu_open()) and idx_off: a section that finds it set finds them set
+	 * too (asm/percpu.h).
 	 */
 	hm_fe.idx_off = tp_off(&no_cpu);
 	if (mode == PCPU_OFF)
 		return 0;
 	n = os_caps.nr_cpus;
-	if (mode == PCPU_GENERIC)
+	if (mode == PCPU_GENERIC) {
 		n <<= HM_PCPU_WAYS_SHIFT;
-	err = os_map_meta((size_t)n << HM_PCPU_SHIFT, &m);
-	if (err)
-		return err;
-	hm_fe.base = m;
+		err = os_map_meta((size_t)n << HM_PCPU_SHIFT, &m);
+		if (err)
+			return err;
+		hm_fe.base = hm_fe.caches = m;
+	} else {
+		err = map_rseq_caches(n, &c);
+		if (err)
+			return err;
+		hm_fe.caches = c;
+		/* Closed (the guard) until pcpu_open(). */
+		WRITE_ONCE(hm_fe.base, pcpu_guard());
+	}
 	for (unsigned i = 0; i < n; i++) {
 		unsigned node = 0;
 
@@ -308,6 +357,8 @@ int pcpu_setup(void)
 /* Open the fast paths (start-up's last step). */
 void pcpu_open(void)
 {
+	if (rseq_mode())
+		__atomic_store_n(&hm_fe.base, hm_fe.caches, __ATOMIC_RELEASE);
 	__atomic_store_n(&hm_fe.nr, pc.nr_open, __ATOMIC_RELEASE);
 }
 
@@ -571,10 +622,12 @@ void pcpu_drain_all(void)
 		return;
 	hm_lock(&close_lock);
 	__atomic_store_n(&hm_fe.nr, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&hm_fe.base, pcpu_guard(), __ATOMIC_SEQ_CST);
 	if (os_rseq_fence() == 0) {
 		for (unsigned i = 0; i < pc.nr_open; i++)
 			empty_cache(pcpu_cache_at(i));
 	}
+	__atomic_store_n(&hm_fe.base, hm_fe.caches, __ATOMIC_RELEASE);
 	__atomic_store_n(&hm_fe.nr, pc.nr_open, __ATOMIC_RELEASE);
 	hm_unlock(&close_lock);
 }

@@ -29,6 +29,7 @@
  */
 struct os_caps {
 	unsigned	nr_cpus;		/* possible CPUs */
+	int		cpu_ids_bounded;	/* every CPU number is below nr_cpus */
 	unsigned	nr_nodes;		/* possible NUMA nodes */
 	int		thp;			/* THP usable with madvise */
 	int		vma_names;		/* PR_SET_VMA_ANON_NAME works */

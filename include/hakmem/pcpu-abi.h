@@ -4,7 +4,7 @@
  * the assembly (arch/x86_64) and C (include/hakmem/percpu.h) both use.
  * Assembler-safe; the C side checks every offset with _Static_assert.
  *
- * One cache is HM_PCPU_SIZE bytes at hm_fe.base + (index << HM_PCPU_SHIFT):
+ * One cache is HM_PCPU_SIZE bytes at hm_fe.caches + (index << HM_PCPU_SHIFT):
  *
  *   0             u64 hdr[HM_NCLASS]   top | ops << 16, one per class
  *   HM_PCPU_LIM   u16 lim[HM_NCLASS][2] {lo, hi}: the class's slots
@@ -40,19 +40,41 @@
 #define HM_PCPU_PUSH_ADD	0x10001		/* (1 << 16) + 1 */
 
 /*
+ * The index guard (rseq modes): the inline sections sign-extend the cache
+ * index and do not compare it with the number of caches.  An rseq area's
+ * index is either below nr (the kernel's cpu_id and mm_cid are below the
+ * number of possible CPUs) or one of the two values a thread without a
+ * registration holds, -1 (not yet registered) and -2 (registration failed).
+ * So the caches are mapped with HM_PCPU_BELOW zero caches below them, and
+ * nr + HM_PCPU_BELOW above them, all read-only; while the caches are closed
+ * hm_fe.base points HM_PCPU_BELOW caches into the upper ones.  A zero cache
+ * fails both sections at their first test (top == lo == hi == 0) before
+ * they store anything: an index of -1 or -2, and any index while the caches
+ * are closed, fails as a bound check would.  The guard is address space
+ * only ((nr + 4) * 16 KiB), never written, no commit charge.
+ */
+#define HM_PCPU_BELOW		2		/* indexes -1 and -2 */
+
+/*
  * struct hm_front: what the fast paths read, one cache line.
- *   base     the caches
+ *   base     what the inline rseq sections add the scaled index to: caches
+ *            while they are open, the index guard (above) before start-up
+ *            opens them and while malloc_trim empties them
  *   idx_off  thread-pointer offset of the u32 naming this thread's cache:
  *            rseq cpu_id or mm_cid, else a thread-local -1
  *   cs_off   thread-pointer offset of rseq_cs; 0 without rseq (the inline
  *            sections then fail before touching anything); set after idx_off
- *   nr       caches the fast paths may use; 0 before start-up and while
- *            malloc_trim empties the caches
+ *            and base
+ *   nr       caches open, for everything but the inline sections (the
+ *            batch sections, the generic fast paths, the slow paths); 0
+ *            before start-up and while malloc_trim empties the caches
+ *   caches   the caches, whether open or closed
  */
 #define HM_FE_BASE		0
 #define HM_FE_IDX		8
 #define HM_FE_CS		16
 #define HM_FE_NR		24
+#define HM_FE_CACHES		40
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -65,6 +87,7 @@ struct hm_front {
 	uint32_t	nr;
 	uint32_t	mode;		/* enum pcpu_mode (include/hakmem/percpu.h) */
 	long		cpu_off;	/* generic: offset of an int holding the CPU, or of a -1 */
+	char		*caches;
 } __attribute__((aligned(64)));
 
 extern struct hm_front hm_fe __attribute__((visibility("hidden")));
@@ -73,6 +96,8 @@ _Static_assert(offsetof(struct hm_front, base) == HM_FE_BASE, "front-end layout"
 _Static_assert(offsetof(struct hm_front, idx_off) == HM_FE_IDX, "front-end layout");
 _Static_assert(offsetof(struct hm_front, cs_off) == HM_FE_CS, "front-end layout");
 _Static_assert(offsetof(struct hm_front, nr) == HM_FE_NR, "front-end layout");
+_Static_assert(offsetof(struct hm_front, caches) == HM_FE_CACHES, "front-end layout");
+_Static_assert(sizeof(struct hm_front) == 64, "front end: one cache line");
 _Static_assert(HM_PCPU_LOCK + 4 <= HM_PCPU_FIRST_SLOT * 8, "pcpu header fits below the slots");
 _Static_assert(HM_PCPU_POP_ADD == (1 << HM_PCPU_OPS_SHIFT) - 1, "pop adds one op, removes one slot");
 _Static_assert(HM_PCPU_PUSH_ADD == (1 << HM_PCPU_OPS_SHIFT) + 1, "push adds one op and one slot");

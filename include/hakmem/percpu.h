@@ -78,7 +78,7 @@ _Static_assert(sizeof(struct pcpu_cache) <= HM_PCPU_FIRST_SLOT * 8, "pcpu layout
 
 static __always_inline struct pcpu_cache *pcpu_cache_at(unsigned idx)
 {
-	return (struct pcpu_cache *)(hm_fe.base + ((size_t)idx << HM_PCPU_SHIFT));
+	return (struct pcpu_cache *)(hm_fe.caches + ((size_t)idx << HM_PCPU_SHIFT));
 }
 
 static __always_inline void **pcpu_slots(struct pcpu_cache *c)
@@ -198,7 +198,9 @@ static __always_inline void pcpu_unlock(struct pcpu_cache *c)
 
 /*
  * Fast paths.  Before start-up, while the caches are closed and with
- * HAKMEM_PERCPU=off, hm_fe.nr is 0 so they fail and the slow path decides.
+ * HAKMEM_PERCPU=off they fail and the slow path decides: the generic ones
+ * because hm_fe.nr is 0, the rseq sections on hm_fe.cs_off (0 unless the
+ * mode is rseq) or on the index guard (asm/percpu.h).
  */
 static __always_inline void *pcpu_alloc(unsigned cls)
 {

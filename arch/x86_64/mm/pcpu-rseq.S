@@ -55,7 +55,7 @@
 	cmpl	hm_fe+HM_FE_NR(%rip), %eax;			\
 	jae	.L##name##_fail;				\
 	shlq	$HM_PCPU_SHIFT, %rax;				\
-	addq	hm_fe+HM_FE_BASE(%rip), %rax
+	addq	hm_fe+HM_FE_CACHES(%rip), %rax
 
 /*
  * Copy %r8d objects from src to dst (neither %rcx nor %r9), four a turn in

@@ -80,6 +80,7 @@ void os_probe(void)
 	fake_os.calls.probe++;
 	memset(&os_caps, 0, sizeof(os_caps));
 	os_caps.nr_cpus = FAKE_NR_CPUS;
+	os_caps.cpu_ids_bounded = 1;
 	os_caps.nr_nodes = FAKE_NR_NODES;
 	os_caps.thp = 1;
 	os_caps.vma_names = 0;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <asm/rseq-abi.h>
 
 #include "unit.h"
@@ -261,11 +262,13 @@ START_TEST(caches_are_set_up)
 	ck_assert_ptr_eq(strstr(pcpu_mode_name(), "fallback"), pcpu_mode_name());
 	/* Without rseq the inline sections fail at their first test. */
 	ck_assert_int_eq(hm_fe.cs_off, 0);
+	/* Generic caches have no index guard: base is the caches. */
+	ck_assert_ptr_eq(hm_fe.base, hm_fe.caches);
 	for (unsigned i = 0; i < NR_CACHES; i++) {
 		struct pcpu_cache *c = pcpu_cache_at(i);
 
 		ck_assert_ptr_eq(c, unit_cache(i >> HM_PCPU_WAYS_SHIFT, i & (HM_PCPU_WAYS - 1)));
-		ck_assert_ptr_eq((char *)c, hm_fe.base + (size_t)i * HM_PCPU_SIZE);
+		ck_assert_ptr_eq((char *)c, hm_fe.caches + (size_t)i * HM_PCPU_SIZE);
 		ck_assert_uint_eq((uintptr_t)c % 64, 0);
 		ck_assert_uint_eq(c->node, node_of[i >> HM_PCPU_WAYS_SHIFT]);
 		ck_assert_uint_eq(c->lim[0].lo, HM_PCPU_FIRST_SLOT + 1);
@@ -1227,6 +1230,84 @@ START_TEST(rseq_single_moves_commit_one_header)
 END_TEST
 
 /*
+ * The index guard (include/hakmem/pcpu-abi.h), laid out as pcpu_setup()
+ * lays it out in the rseq modes: HM_PCPU_BELOW read-only zero caches, the
+ * caches (here a copy of the unit's), then NR_CACHES + HM_PCPU_BELOW more
+ * zero caches.  The inline sections compare the index with nothing, so the
+ * index of a thread without a registration (-1, -2) must fail pop and push
+ * on the zero caches below; so must every index while hm_fe.base points
+ * HM_PCPU_BELOW caches into the upper ones (closed).  The guard is
+ * read-only: a section that stored into it would fault, and one that read
+ * the index without its sign would run 64 TiB past the mapping.
+ */
+static __thread int32_t stray_idx;
+
+START_TEST(rseq_index_guard_fails_unregistered_and_closed)
+{
+	size_t one = (size_t)1 << HM_PCPU_SHIFT, clen = NR_CACHES * one;
+	size_t below = HM_PCPU_BELOW * one, len = below + clen + clen + below;
+	unsigned cls = size_class(64), node;
+	void *a = (void *)0x10000, *b = (void *)0x20000;
+	char *m, *caches, *saved = hm_fe.base;
+	struct pcpu_cache *c;
+	long saved_idx;
+	uint64_t h;
+	int cpu = rseq_on_this_cpu();
+
+	if (cpu < 0)
+		return;
+	saved_idx = hm_fe.idx_off;
+	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	caches = m + below;
+	ck_assert_int_eq(mprotect(caches, clen, PROT_READ | PROT_WRITE), 0);
+	memcpy(caches, hm_fe.caches, clen);
+	c = (struct pcpu_cache *)(caches + (size_t)cpu * one);
+	node = c->node;
+	c->hdr[cls] = c->lim[cls].lo;
+	WRITE_ONCE(hm_fe.base, caches);
+	/* Open, on this CPU's cache: the sections work. */
+	ck_assert_ptr_eq(single(cls, a, node), a);
+	ck_assert_ptr_eq(single(cls, NULL, node), a);
+	ck_assert_ptr_eq(single(cls, a, node), a);
+	h = c->hdr[cls];
+	/* No registration: every section fails, whatever node it names. */
+	hm_fe.idx_off = (char *)&stray_idx - (char *)__builtin_thread_pointer();
+	for (int32_t v = -HM_PCPU_BELOW; v < 0; v++) {
+		stray_idx = v;
+		unit_assert(!pop_once(cls), "index %d: pop", v);
+		unit_assert(!push_once(cls, b, node), "index %d: push", v);
+		unit_assert(!push_once(cls, b, 0), "index %d: push, node 0", v);
+	}
+	/* This CPU's number works through the same variable. */
+	stray_idx = cpu;
+	ck_assert_ptr_eq(single(cls, NULL, node), a);
+	ck_assert_ptr_eq(single(cls, a, node), a);
+	ck_assert_uint_eq(c->hdr[cls], h + ((uint64_t)2 << HM_PCPU_OPS_SHIFT));
+	/* Closed: every index a thread can hold fails, the caches untouched. */
+	h = c->hdr[cls];
+	WRITE_ONCE(hm_fe.base, caches + clen + below);
+	for (int32_t v = -HM_PCPU_BELOW; v < (int32_t)NR_CACHES; v++) {
+		stray_idx = v;
+		unit_assert(!pop_once(cls), "closed, index %d: pop", v);
+		unit_assert(!push_once(cls, b, node), "closed, index %d: push", v);
+		unit_assert(!push_once(cls, b, 0), "closed, index %d: push, node 0", v);
+	}
+	hm_fe.idx_off = saved_idx;
+	for (int k = 0; k < 100; k++) {
+		ck_assert_ptr_null(pop_once(cls));
+		ck_assert(!push_once(cls, b, node));
+	}
+	ck_assert_uint_eq(c->hdr[cls], h);
+	/* Open again: the object pushed before the close is still on top. */
+	WRITE_ONCE(hm_fe.base, caches);
+	ck_assert_ptr_eq(single(cls, NULL, node), a);
+	WRITE_ONCE(hm_fe.base, saved);
+	ck_assert_int_eq(munmap(m, len), 0);
+}
+END_TEST
+
+/*
  * The x86_64 batch moves (arch/x86_64/mm/pcpu-rseq.S) on glibc's rseq
  * registration, for every count from 0 to past the capacity: the copy
  * moves four objects a turn and the rest one by one, so each count mod 4
@@ -1319,6 +1400,7 @@ static Suite *pcpu_suite(void)
 	tcase_add_test(tc, caches_off_goes_central);
 #ifdef PCPU_INLINE_RSEQ
 	tcase_add_test(tc, rseq_single_moves_commit_one_header);
+	tcase_add_test(tc, rseq_index_guard_fails_unregistered_and_closed);
 	tcase_add_test(tc, rseq_batch_moves_every_count);
 #endif
 

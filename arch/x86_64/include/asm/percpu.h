@@ -10,7 +10,11 @@
  *      cs_off and x86 keeps loads in order, so a thread that sees cs_off
  *      set also sees idx_off set: no section runs on a stale index;
  *   1. point rseq_cs at its descriptor (before the start label);
- *   2. start: read the cache index (cpu_id or mm_cid) and check it;
+ *   2. start: read the cache index (cpu_id or mm_cid), sign-extend it and
+ *      add it, scaled, to hm_fe.base.  No bound check: the index of a
+ *      thread without a registration (-1, -2), and any index while the
+ *      caches are closed, lands in the index guard (hakmem/pcpu-abi.h),
+ *      zero pages on which step 3's first test fails;
  *   3. compute, load, test; the only stores before the commit go to slots
  *      above the stack top, which nobody reads;
  *   4. commit: one 8-byte store of the class header (top and op count);
@@ -67,7 +71,7 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 /*
  * Steps 0-2 of a section, shared by pop and push: %[cs] and %[idx] are
  * hm_fe.cs_off and hm_fe.idx_off, loaded in that order; on exit %[c] is
- * this CPU's cache.
+ * this CPU's cache, or a zero cache of the index guard.
  */
 #define RSEQ_ASM_ENTER							\
 	"mov %[cs], %[t]\n\t"						\
@@ -77,9 +81,7 @@ static inline __attribute__((always_inline)) int arch_tp_read_int(long off)
 	"lea .Lrseq_cs%=(%%rip), %[w]\n\t"				\
 	"mov %[w], %%fs:(%[t])\n"					\
 	".Lrseq_start%=:\n\t"						\
-	"movl %%fs:(%[c]), %k[c]\n\t"					\
-	"cmpl %[nr], %k[c]\n\t"					\
-	"jae %l[fail]\n\t"						\
+	"movslq %%fs:(%[c]), %[c]\n\t"					\
 	"shl $" hm_str(HM_PCPU_SHIFT) ", %[c]\n\t"			\
 	"add %[base], %[c]\n\t"
 
@@ -113,8 +115,8 @@ arch_pcpu_pop(unsigned long cls)
 		"mov %[w], (%[c],%[cls],8)\n"
 		".Lrseq_post%=:\n\t"
 		RSEQ_ASM_CS(".Lrseq_start%=", ".Lrseq_post%=", ".Lrseq_abort%=", "fail")
-		: [p] "=&r"(p), [c] "=&r"(c), [w] "=&r"(w), [t] "=&r"(t)
-		: [cls] "r"(cls), [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base),
+		: [p] "=&a"(p), [c] "=&r"(c), [w] "=&r"(w), [t] "=&r"(t)
+		: [cls] "r"(cls), [base] "m"(hm_fe.base),
 		  [cs] "m"(hm_fe.cs_off), [idx] "m"(hm_fe.idx_off)
 		: "memory", "cc"
 		: fail);
@@ -157,7 +159,7 @@ __arch_pcpu_push(unsigned long cls, void *p, unsigned node, const long bias)
 		RSEQ_ASM_CS(".Lrseq_start%=", ".Lrseq_post%=", ".Lrseq_abort%=", "fail")
 		: [c] "=&r"(c), [w] "=&r"(w), [t] "=&r"(t)
 		: [cls] "r"(cls), [p] "r"(p), [node] "r"(node),
-		  [nr] "m"(hm_fe.nr), [base] "m"(hm_fe.base),
+		  [base] "m"(hm_fe.base),
 		  [cs] "m"(hm_fe.cs_off), [idx] "m"(hm_fe.idx_off),
 		  [hdr] "i"(-8 * bias), [lim] "i"(HM_PCPU_LIM + 2 - 4 * bias)
 		: "memory", "cc"
