@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "procmaps.h"
 
 #define SS_MASK		((uintptr_t)(2UL << 20) - 1)
 
@@ -60,16 +61,10 @@ struct sums { long kb, page_kb, hugetlb_kb, anonhuge_kb; char name[160]; };
 /* Fold the name of a mapping header (after five fields) into out->name. */
 static void note_name(const char *line, struct sums *out)
 {
-	const char *s = line;
 	char name[160];
 	size_t len;
+	const char *s = maps_line_name(line, &len);
 
-	for (int f = 0; f < 5; f++) {
-		s += strspn(s, " ");
-		s += strcspn(s, " \n");
-	}
-	s += strspn(s, " ");
-	len = strcspn(s, "\n");
 	if (!len || len >= sizeof(name))
 		len = 0;
 	memcpy(name, s, len);

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "guest_tap.h"
+#include "procmaps.h"
 
 #define CHUNK		(2UL << 20)
 #define PAGE		4096UL
@@ -296,17 +297,13 @@ static unsigned chunks_named(const struct chunks *cs, const char *name)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
-		char *s = line;
+		const char *s;
+		size_t len;
 
 		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
 			continue;
-		for (int k = 0; k < 5; k++) {
-			s += strspn(s, " ");
-			s += strcspn(s, " \n");
-		}
-		s += strspn(s, " ");
-		s[strcspn(s, "\n")] = '\0';
-		if (strcmp(s, name))
+		s = maps_line_name(line, &len);
+		if (len != strlen(name) || memcmp(s, name, len))
 			continue;
 		for (unsigned i = 0; i < cs->n; i++)
 			hit += cs->c[i] >= lo && cs->c[i] < hi;

@@ -51,6 +51,7 @@
 
 #include "hakmem.h"
 #include "guest_tap.h"
+#include "procmaps.h"
 
 #ifndef PR_SET_VMA
 #define PR_SET_VMA		0x53564d41
@@ -123,7 +124,7 @@ static int read_smaps(void)
 			break;
 		*eol = '\0';
 		/* A header: "start-end perms offset dev inode   name". */
-		if (sscanf(s, "%lx-%lx %*s %*x %*x:%*x %*u %n", &a, &b, &at) == 2 && at > 0) {
+		if (sscanf(s, "%lx-%lx %*s %*x %*x:%*x %*u%n", &a, &b, &at) == 2 && at > 0) {
 			if (nr_vmas == MAX_VMAS)
 				return -1;
 			v = &vmas[nr_vmas++];
@@ -132,7 +133,7 @@ static int read_smaps(void)
 			v->end = b;
 			n = strlen(s) < sizeof(v->line) ? strlen(s) : sizeof(v->line) - 1;
 			memcpy(v->line, s, n);		/* zero-terminated by the memset */
-			v->name = v->line + ((size_t)at < n ? (size_t)at : n);
+			v->name = maps_line_name(v->line, &n);
 			v->kernel_page_kb = -1;
 			continue;
 		}
