@@ -231,15 +231,12 @@ static enum pcpu_mode choose_mode(void)
 		return PCPU_OFF;
 	if (want == HM_PERCPU_FALLBACK)
 		return PCPU_GENERIC;
-	if (!os_caps.cpu_ids_bounded) {
-		/* The inline sections trust the index to be below the caches. */
-		hm_warn("the possible CPUs are unknown or too many: per-CPU caches fall back to locks");
-		pc.fallback = true;
-		return PCPU_GENERIC;
-	}
-	if (!rseq_area_setup()) {
+	/* The inline sections trust a CPU number to be below the caches. */
+	if (!os_caps.cpu_ids_bounded || !rseq_area_setup()) {
 		if (want != HM_PERCPU_AUTO)
-			hm_warn("rseq is not available here: per-CPU caches fall back to locks");
+			hm_warn(os_caps.cpu_ids_bounded ?
+				"rseq is not available here: per-CPU caches fall back to locks" :
+				"the possible CPUs are unknown or too many: per-CPU caches fall back to locks");
 		pc.fallback = true;
 		return PCPU_GENERIC;
 	}
