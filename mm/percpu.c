@@ -290,7 +290,6 @@ static int map_rseq_caches(unsigned n, char **out)
 		os_unmap(m, total);
 		return err;
 	}
-	pc.nr_open = n;
 	*out = (char *)m + below;
 	return 0;
 }
@@ -329,9 +328,8 @@ int pcpu_setup(void)
 		if (err)
 			return err;
 		hm_fe.caches = c;
-		/* Closed (the guard) until pcpu_open(). */
-		WRITE_ONCE(hm_fe.base, pcpu_guard());
 	}
+	pc.nr_open = n;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned node = 0;
 
@@ -342,12 +340,13 @@ int pcpu_setup(void)
 		cache_init(pcpu_cache_at(i), node);
 	}
 	if (rseq_mode()) {
+		/* Closed (the guard) until pcpu_open(). */
+		WRITE_ONCE(hm_fe.base, pcpu_guard());
 		WRITE_ONCE(hm_fe.idx_off, pc.area_off + (mode == PCPU_RSEQ_MMCID ?
 							 RSEQ_OFF_MM_CID : RSEQ_OFF_CPU_ID));
 		WRITE_ONCE(hm_fe.cs_off, pc.area_off + RSEQ_OFF_RSEQ_CS);
 		pc.fence = os_rseq_fence_setup() == 0;
 	}
-	pc.nr_open = n;
 	return 0;
 }
 
