@@ -1242,6 +1242,15 @@ END_TEST
  */
 static __thread int32_t stray_idx;
 
+/* With cache index v: pop, and push of b for node and for node 0, fail. */
+static void sections_fail_at(int32_t v, unsigned cls, void *b, unsigned node, const char *when)
+{
+	stray_idx = v;
+	unit_assert(!pop_once(cls), "%sindex %d: pop", when, v);
+	unit_assert(!push_once(cls, b, node), "%sindex %d: push", when, v);
+	unit_assert(!push_once(cls, b, 0), "%sindex %d: push, node 0", when, v);
+}
+
 START_TEST(rseq_index_guard_fails_unregistered_and_closed)
 {
 	size_t one = (size_t)1 << HM_PCPU_SHIFT, clen = NR_CACHES * one;
@@ -1273,12 +1282,8 @@ START_TEST(rseq_index_guard_fails_unregistered_and_closed)
 	h = c->hdr[cls];
 	/* No registration: every section fails, whatever node it names. */
 	hm_fe.idx_off = (char *)&stray_idx - (char *)__builtin_thread_pointer();
-	for (int32_t v = -HM_PCPU_BELOW; v < 0; v++) {
-		stray_idx = v;
-		unit_assert(!pop_once(cls), "index %d: pop", v);
-		unit_assert(!push_once(cls, b, node), "index %d: push", v);
-		unit_assert(!push_once(cls, b, 0), "index %d: push, node 0", v);
-	}
+	for (int32_t v = -HM_PCPU_BELOW; v < 0; v++)
+		sections_fail_at(v, cls, b, node, "");
 	/* This CPU's number works through the same variable. */
 	stray_idx = cpu;
 	ck_assert_ptr_eq(single(cls, NULL, node), a);
@@ -1287,12 +1292,8 @@ START_TEST(rseq_index_guard_fails_unregistered_and_closed)
 	/* Closed: every index a thread can hold fails, the caches untouched. */
 	h = c->hdr[cls];
 	WRITE_ONCE(hm_fe.base, caches + clen + below);
-	for (int32_t v = -HM_PCPU_BELOW; v < (int32_t)NR_CACHES; v++) {
-		stray_idx = v;
-		unit_assert(!pop_once(cls), "closed, index %d: pop", v);
-		unit_assert(!push_once(cls, b, node), "closed, index %d: push", v);
-		unit_assert(!push_once(cls, b, 0), "closed, index %d: push, node 0", v);
-	}
+	for (int32_t v = -HM_PCPU_BELOW; v < (int32_t)NR_CACHES; v++)
+		sections_fail_at(v, cls, b, node, "closed, ");
 	hm_fe.idx_off = saved_idx;
 	for (int k = 0; k < 100; k++) {
 		ck_assert_ptr_null(pop_once(cls));
