@@ -6,10 +6,10 @@
  * everything else hakmem does (tools/bench/standin/standin.sh runs them;
  * Documentation/percpu.rst has the results).
  *
- * Every variant: hakmem's size classes up to 1024 bytes, each class in a
- * 16 MiB region of its own (the class of a pointer is its region), objects
- * carved from the region's start and reused last-in first-out; larger
- * blocks mapped one by one.  No locks, no checks, no statistics: not for
+ * Every variant: hakmem's size classes up to 1024 bytes (or the finer
+ * ones of STANDIN_FINE, below), each class in a 16 MiB region of its own
+ * (the class of a pointer is its region), objects carved from the region's
+ * start and reused last-in first-out; larger blocks mapped one by one.  No locks, no checks, no statistics: not for
  * anything but tools/bench/seed.
  *
  * Variants (one -D each):
@@ -21,21 +21,32 @@
  * and, with STANDIN_CHAIN as well, the class state is reached the way
  * hakmem's fast paths reach a cache: an offset read from a descriptor,
  * an index read at that offset from the thread pointer, and the cache's
- * address computed from the index.
+ * address computed from the index.  With STANDIN_FINE the classes are
+ * finer instead: 16-byte steps to 256 bytes, then eight a doubling.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#define NCLASS		21	/* class 0 is unused: the table maps 0 to 1 */
+#ifdef STANDIN_FINE
+#define NCLASS		33	/* class 0 is unused: the table maps 0 to 1 */
+#else
+#define NCLASS		21
+#endif
 #define REGION		(1UL << 24)
 #define DEPTH		1000	/* stack slots a class: never full in seed */
 #define BIG_HDR		4096
 
 static const unsigned short class_size[NCLASS] = {
+#ifdef STANDIN_FINE
+	16, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224,
+	240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768,
+	832, 896, 960, 1024,
+#else
 	16, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
 	320, 384, 448, 512, 640, 768, 896, 1024,
+#endif
 };
 
 struct cache {

@@ -6,7 +6,7 @@
 #
 #   tools/bench/standin/standin.sh SEED_BINARY [ROUNDS [OPS [LIB...]]]
 #
-# Builds the five variants of standin.c, then runs SEED_BINARY OPS under
+# Builds the seven variants of standin.c, then runs SEED_BINARY OPS under
 # each of them (and under every LIB given, hakmem for instance) in ROUNDS
 # rounds, the runs of a round one after another.  Each run is pinned to
 # CPU 1 at real-time priority when that is allowed (chrt -f 50), else only
@@ -25,9 +25,10 @@ case $rounds$ops in *[!0-9]*) echo "standin.sh: ROUNDS and OPS are numbers" >&2;
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-names=(array array-top list chain-array chain-array-top)
+names=(array array-top list chain-array chain-array-top array-fine list-fine)
 flags=("-DSTANDIN_ARRAY" "-DSTANDIN_ARRAY_TOP" "-DSTANDIN_LIST"
-       "-DSTANDIN_ARRAY -DSTANDIN_CHAIN" "-DSTANDIN_ARRAY_TOP -DSTANDIN_CHAIN")
+       "-DSTANDIN_ARRAY -DSTANDIN_CHAIN" "-DSTANDIN_ARRAY_TOP -DSTANDIN_CHAIN"
+       "-DSTANDIN_ARRAY -DSTANDIN_FINE" "-DSTANDIN_LIST -DSTANDIN_FINE")
 libs=()
 for i in "${!names[@]}"; do
 	# -fno-builtin: gcc would turn malloc + memset in calloc into a call
