@@ -50,7 +50,7 @@ if [ -z "$bindir" ]; then
 	fi
 fi
 
-items="allocwho allocwho-negative standin $BENCH_ALL"
+items="allocwho allocwho-negative standin usablepeak $BENCH_ALL"
 total=$(echo "$items" | wc -w)
 echo "1..$total"
 
@@ -90,14 +90,27 @@ fi
 # 3. The stand-in allocators (standin/standin.sh) build and run seed, and
 # so does the library beside them: eight result lines.
 if "$here/standin/standin.sh" "$bindir/seed" 1 20000 "$lib" >"$work/standin" 2>&1 &&
-	[ "$(grep -c '^[a-z][-a-z.]* *[0-9.]* *[0-9]*$' "$work/standin")" -eq 8 ]; then
+	[ "$(grep -c '^[a-z][-a-z0-9._]* *[0-9.]* *[0-9]*$' "$work/standin")" -eq 8 ]; then
 	sed 's/^/# /' "$work/standin"
 	report ok standin
 else
 	report fail standin "$work/standin"
 fi
 
-# 4. Every workload once, tiny.
+# 4. usablepeak/usablepeak.sh sees seed's working set at its peak: 400
+# blocks of 1024 bytes, in hakmem's 1024-byte class.
+if "$here/usablepeak/usablepeak.sh" "$lib" "$bindir/seed" 20000 400 1 1024 1024 \
+		>/dev/null 2>"$work/usablepeak" &&
+	awk '/^usablepeak: peak [0-9]+ KiB/ { p = 1 }
+	     /^usablepeak:   <= 1024 bytes: [0-9]+ KiB in [0-9]+ blocks$/ && $8 >= 400 && $8 <= 401 { c = 1 }
+	     END { exit !(p && c) }' "$work/usablepeak"; then
+	grep '^usablepeak: peak' "$work/usablepeak" | sed 's/^/# /'
+	report ok usablepeak
+else
+	report fail usablepeak "$work/usablepeak"
+fi
+
+# 5. Every workload once, tiny.
 for id in $BENCH_ALL; do
 	missing=""
 	for t in $(wl_tools "$id"); do
