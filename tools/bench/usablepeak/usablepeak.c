@@ -125,21 +125,23 @@ static void account(void *p, long sign)
 	}
 }
 
-void *malloc(size_t n)
+/* A block the next allocator just returned (or NULL), counted. */
+static void *counted(void *p)
 {
-	void *p;
-
-	if (!READY())
-		return boot_alloc(n);
-	p = next_malloc(n);
 	account(p, 1);
 	return p;
+}
+
+void *malloc(size_t n)
+{
+	if (!READY())
+		return boot_alloc(n);
+	return counted(next_malloc(n));
 }
 
 void *calloc(size_t a, size_t b)
 {
 	size_t n;
-	void *p;
 
 	if (__builtin_mul_overflow(a, b, &n)) {
 		errno = ENOMEM;
@@ -147,9 +149,7 @@ void *calloc(size_t a, size_t b)
 	}
 	if (!READY())
 		return boot_alloc(n);
-	p = next_calloc(a, b);
-	account(p, 1);
-	return p;
+	return counted(next_calloc(a, b));
 }
 
 void free(void *p)
@@ -172,8 +172,7 @@ void *realloc(void *p, size_t n)
 		q = next_malloc(n);
 		if (q)
 			memcpy(q, p, boot_size(p) < n ? boot_size(p) : n);
-		account(q, 1);
-		return q;
+		return counted(q);
 	}
 	account(p, -1);
 	q = next_realloc(p, n);
@@ -197,22 +196,14 @@ void *reallocarray(void *p, size_t a, size_t b)
 
 void *valloc(size_t n)
 {
-	void *p;
-
 	READY();
-	p = next_valloc(n);
-	account(p, 1);
-	return p;
+	return counted(next_valloc(n));
 }
 
 void *pvalloc(size_t n)
 {
-	void *p;
-
 	READY();
-	p = next_pvalloc(n);
-	account(p, 1);
-	return p;
+	return counted(next_pvalloc(n));
 }
 
 int posix_memalign(void **out, size_t align, size_t n)
@@ -228,22 +219,14 @@ int posix_memalign(void **out, size_t align, size_t n)
 
 void *aligned_alloc(size_t align, size_t n)
 {
-	void *p;
-
 	READY();
-	p = next_aligned_alloc(align, n);
-	account(p, 1);
-	return p;
+	return counted(next_aligned_alloc(align, n));
 }
 
 void *memalign(size_t align, size_t n)
 {
-	void *p;
-
 	READY();
-	p = next_memalign(align, n);
-	account(p, 1);
-	return p;
+	return counted(next_memalign(align, n));
 }
 
 __attribute__((destructor)) static void report(void)
