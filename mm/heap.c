@@ -73,10 +73,15 @@ struct obj {
 
 static enum obj_kind classify(uintptr_t a, struct obj *o)
 {
+	const struct hm_pte *pte = hm_small_pte(a);
 	uint32_t e, off;
 	struct superslab *ss;
 	unsigned page, cls;
 
+	if (likely(pte)) {			/* a small object: as free() finds it */
+		o->cls = pte->code - 1u;
+		return o->kind = OBJ_SMALL;
+	}
 	if (!a)
 		return o->kind = OBJ_NULL;
 	if (boot_owns(a))
@@ -147,6 +152,11 @@ void hm_free(void *p)
 }
 
 size_t hm_usable_size(const void *p)
+{
+	return hm_usable_size_inline(p);
+}
+
+__noinline size_t hm_usable_size_slow(const void *p)
 {
 	struct obj o;
 

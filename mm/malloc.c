@@ -103,7 +103,7 @@ __public void *pvalloc(size_t n)
 
 __public size_t malloc_usable_size(void *p)
 {
-	return hm_usable_size(p);
+	return hm_usable_size_inline(p);
 }
 
 /* Everything it can, in every profile: caches, empty slabs, superslabs, free pages. */

@@ -15,6 +15,25 @@ void *hm_small_slow(size_t n) __hidden;
 void *hm_alloc_big(size_t n, size_t align, bool zero) __hidden;
 void hm_free_slow(void *p) __hidden;
 void hm_free_small_slow(void *p, unsigned long code, unsigned node) __hidden;
+size_t hm_usable_size_slow(const void *p) __hidden;
+
+/*
+ * The page-table entry of a, if a is the start of a small object: the
+ * region, page-table entry and object-start checks of free() below.  NULL
+ * for anything else (NULL, start-up blocks, large and huge objects, and
+ * pointers hakmem never handed out), which the callers classify the slow
+ * way.
+ */
+static __always_inline const struct hm_pte *hm_small_pte(uintptr_t a)
+{
+	if (likely(a - hm_heap.base < hm_heap.span)) {
+		const struct hm_pte *e = hm_pte_of(a);
+
+		if (likely(obj_code_is_start(e->code, (uint32_t)a - e->slab)))
+			return e;
+	}
+	return NULL;
+}
 
 /*
  * malloc: a small request that hits the cache.  Size class from one table
@@ -52,20 +71,32 @@ static __always_inline void *hm_malloc_inline(size_t n)
  */
 static __always_inline void hm_free_inline(void *p)
 {
-	uintptr_t a = (uintptr_t)p;
+	const struct hm_pte *e = hm_small_pte((uintptr_t)p);
 
-	if (likely(a - hm_heap.base < hm_heap.span)) {
-		const struct hm_pte *e = hm_pte_of(a);
-		unsigned long k = e->code;
-
-		if (likely(obj_code_is_start(k, (uint32_t)a - e->slab))) {
-			if (likely(pcpu_free_code(k, p, e->node)))
-				return;
-			hm_free_small_slow(p, k, e->node);
+	if (likely(e)) {
+		if (likely(pcpu_free_code(e->code, p, e->node)))
 			return;
-		}
+		hm_free_small_slow(p, e->code, e->node);
+		return;
 	}
 	hm_free_slow(p);
+}
+
+/*
+ * malloc_usable_size: a small object's class size straight from its
+ * page-table entry (programs that count their memory, such as redis, call
+ * it on every malloc and free); everything else the slow way.  gcc 12
+ * -O2: 19 instructions to the first ret, against about 80 through classify().
+ * fast-path budget malloc_usable_size: 20
+ * fast-path budget (generic) malloc_usable_size: 20
+ */
+static __always_inline size_t hm_usable_size_inline(const void *p)
+{
+	const struct hm_pte *e = hm_small_pte((uintptr_t)p);
+
+	if (likely(e))
+		return hm_class[(unsigned long)e->code - 1].size;
+	return hm_usable_size_slow(p);
 }
 
 #endif /* _HAKMEM_HEAP_FAST_H */

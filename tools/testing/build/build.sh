@@ -13,7 +13,7 @@ fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-echo "1..19"
+echo "1..21"
 
 o=$tmp/out
 make -C "$src" O="$o" lib EXTRA_CFLAGS=-Werror >"$tmp/b1.log" 2>&1
@@ -45,7 +45,8 @@ case "$out" in
 *) nok "CONFIG_STATS=n library runs and says counters are out"; echo "# $out" | head -5 ;;
 esac
 # The fast paths stay within the budgets written beside them in
-# include/hakmem/heap-fast.h, measured in the exported malloc and free:
+# include/hakmem/heap-fast.h, measured in the exported malloc, free and
+# malloc_usable_size:
 # instructions from the function's entry to its first ret, which is the
 # cache-hit path (laid out first).  The rseq build (the default) and the
 # generic-only build each have their own budget.
@@ -68,7 +69,7 @@ check "CONFIG_PCPU_RSEQ=n (generic front end only) builds with -Werror" test -f 
 for kind in "" "(generic) "; do
 	lib=$o/libhakmem.so
 	[ -n "$kind" ] && lib=$o3/libhakmem.so
-	for fn in malloc free; do
+	for fn in malloc free malloc_usable_size; do
 		b=$(budget "$kind" $fn)
 		got=$(fastpath "$lib" $fn)
 		if [ -n "$b" ] && [ -n "$got" ] && [ "$got" -le "$b" ]; then
