@@ -71,14 +71,19 @@ struct obj {
 	uint32_t	entry;		/* OBJ_HUGE */
 };
 
+/*
+ * Small objects are found by their page-table entry, as free() finds them:
+ * a page has one exactly when its page_cls is a size class (design.rst),
+ * so a pointer the entry does not take is no small object's start.
+ */
 static enum obj_kind classify(uintptr_t a, struct obj *o)
 {
 	const struct hm_pte *pte = hm_small_pte(a);
-	uint32_t e, off;
+	uint32_t e;
 	struct superslab *ss;
-	unsigned page, cls;
+	unsigned page;
 
-	if (likely(pte)) {			/* a small object: as free() finds it */
+	if (likely(pte)) {
 		o->cls = pte->code - 1u;
 		return o->kind = OBJ_SMALL;
 	}
@@ -94,16 +99,8 @@ static enum obj_kind classify(uintptr_t a, struct obj *o)
 	case CHUNK_SS:
 		ss = ss_of(a);
 		page = ss_page_of(a);
-		cls = ss->page_cls[page];
-		if (cls < HM_NCLASS) {
-			off = (uint32_t)((a & HM_PAGE_MASK) +
-					 ((uintptr_t)ss->page_delta[page] << HM_PAGE_SHIFT));
-			if (size_class_is_start(cls, off)) {
-				o->cls = cls;
-				return o->kind = OBJ_SMALL;
-			}
-		} else if (cls == PAGE_CLS_LARGE && !ss->page_delta[page] &&
-			   !(a & HM_PAGE_MASK)) {
+		if (ss->page_cls[page] == PAGE_CLS_LARGE && !ss->page_delta[page] &&
+		    !(a & HM_PAGE_MASK)) {
 			o->slab = &ss->slab[page];
 			return o->kind = OBJ_LARGE;
 		}
